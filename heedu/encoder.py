@@ -1,0 +1,247 @@
+r"""The CKKS encoder: complex vectors <-> integer polynomials, through the canonical embedding.
+
+**The idea.** A real polynomial :math:`m(X) \in \mathbb{R}[X]/(X^N+1)` is
+determined by its values at the :math:`N` primitive :math:`2N`-th roots of
+unity :math:`\zeta^{e}`, :math:`\zeta = e^{i\pi/N}`, :math:`e` odd. Because
+:math:`m` is real, :math:`m(\bar\omega) = \overline{m(\omega)}`, so only
+:math:`N/2` of the values are free: those are the **slots**. SEAL orders them
+by powers of 3 (which generates, with :math:`-1`, the odd residues mod
+:math:`2N`):
+
+.. math:: z_j = m\big(\zeta^{3^j \bmod 2N}\big), \qquad j = 0, \dots, N/2 - 1,
+
+so that the automorphism :math:`X \mapsto X^{3^r}` rotates the slots by
+:math:`r` (``heedu.evaluator``). Multiplying polynomials multiplies slots
+pointwise; adding adds them: the embedding is a ring isomorphism
+:math:`\mathbb{R}[X]/(X^N+1) \to \mathbb{C}^{N/2}`.
+
+**Encoding** inverts the embedding, scales by :math:`\Delta`, and rounds to the
+nearest integers (half to even): :math:`\mathrm{pt} = \lfloor \Delta \cdot
+\sigma^{-1}(z) \rceil`. The rounding error, at most 1/2 per coefficient,
+becomes at most :math:`\frac{1}{2}\sqrt{N}`-ish per slot after dividing by
+:math:`\Delta` (see ``tests``), which is why :math:`\Delta` sets the precision.
+
+**Fast path.** Writing :math:`e = 2r + 1`,
+:math:`m(\zeta^{2r+1}) = \sum_k (m_k \zeta^k)\,\omega^{rk}` with
+:math:`\omega = \zeta^2 = e^{2\pi i/N}`: one length-:math:`N` FFT after a
+twist by :math:`\zeta^k`. The :math:`O(N^2)` Vandermonde matrix
+(:func:`embedding_matrix`) is kept as the oracle.
+
+References: [CKKS17] Cheon, Kim, Kim, Song, eprint 2016/421, section 3.1;
+[SEAL] ``native/src/seal/ckks.h``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from heedu.params import CKKSContext, CKKSParameters
+>>> ctx = CKKSContext(CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=[40, 30, 40],
+...                                  scale=2.0**30, allow_insecure=True))
+>>> encoder = CKKSEncoder(ctx)
+>>> np.round(encoder.decode(encoder.encode([1.5, -2.0, 3.25])), 6)[:4].tolist()
+[1.5, -2.0, 3.25, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import modarith
+from .errors import EncodingError, LevelError, ScaleOutOfBoundsError
+from .params import CKKSContext
+from .ring import PolyRing
+
+
+@dataclass(frozen=True, eq=False)
+class Plaintext:
+    r"""An encoded message: a polynomial in NTT form at a level, with its scale.
+
+    ``data`` is ``(k, N)`` ``uint64`` with ``k = level + 1`` RNS rows. The
+    represented real polynomial is :math:`\mathrm{data} / \mathrm{scale}`.
+    """
+
+    data: np.ndarray
+    level: int
+    scale: float
+
+    def __repr__(self) -> str:
+        return f"Plaintext(level={self.level}, log2(scale)={math.log2(self.scale):.2f})"
+
+
+def slot_exponents(n: int) -> np.ndarray:
+    r"""The odd exponents :math:`3^j \bmod 2N` of the slot points, :math:`j < N/2`.
+
+    >>> slot_exponents(8).tolist()
+    [1, 3, 9, 11]
+    """
+    exponents = np.empty(n // 2, dtype=np.int64)
+    value = 1
+    for j in range(n // 2):
+        exponents[j] = value
+        value = value * 3 % (2 * n)
+    return exponents
+
+
+def embedding_matrix(n: int) -> np.ndarray:
+    r"""The :math:`(N/2) \times N` matrix :math:`V_{jk} = \zeta^{3^j k}`: slots = V @ coefficients.
+
+    The slow oracle: :math:`O(N^2)` memory and time.
+    """
+    exponents = slot_exponents(n)
+    k = np.arange(n)
+    return np.exp(1j * np.pi * np.outer(exponents, k) / n)
+
+
+def embed_reference(coefficients: np.ndarray) -> np.ndarray:
+    """Slots of a real polynomial by the Vandermonde matrix (oracle for :meth:`CKKSEncoder.embed`)."""
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    return embedding_matrix(coefficients.shape[-1]) @ coefficients
+
+
+def inverse_embed_reference(slots: np.ndarray, n: int) -> np.ndarray:
+    r"""The real polynomial with the given slots, by the Vandermonde matrix.
+
+    The full :math:`N \times N` matrix (slots and their conjugates) satisfies
+    :math:`V^H V = N I`, so :math:`m = \mathrm{Re}(V^H z)\cdot 2/N` over the half.
+    """
+    v = embedding_matrix(n)
+    z = np.zeros(n // 2, dtype=np.complex128)
+    z[: len(slots)] = slots
+    return 2.0 / n * np.real(v.conj().T @ z)
+
+
+class CKKSEncoder:
+    r"""Encodes vectors of up to :math:`N/2` real or complex numbers into plaintexts, and back.
+
+    Parameters
+    ----------
+    context : CKKSContext
+    """
+
+    def __init__(self, context: CKKSContext) -> None:
+        self.context = context
+        n = context.n
+        self.n = n
+        self.slot_count = n // 2
+        exponents = slot_exponents(n)
+        self._slot_index = (exponents - 1) // 2
+        self._conj_index = (2 * n - exponents - 1) // 2
+        self._twist = np.exp(1j * np.pi * np.arange(n) / n)
+
+    # ------------------------------------------------------------------ embedding
+
+    def embed(self, coefficients: np.ndarray) -> np.ndarray:
+        r"""Slots :math:`z_j = m(\zeta^{3^j})` of real polynomials ``(..., N)``, by FFT."""
+        values = self.n * np.fft.ifft(np.asarray(coefficients, dtype=np.float64) * self._twist, axis=-1)
+        return values[..., self._slot_index]
+
+    def inverse_embed(self, slots: np.ndarray) -> np.ndarray:
+        r"""The real polynomial ``(N,)`` whose slots are ``slots`` (zero-padded to :math:`N/2`)."""
+        values = np.zeros(self.n, dtype=np.complex128)
+        values[self._slot_index[: len(slots)]] = slots
+        values[self._conj_index[: len(slots)]] = np.conj(slots)
+        return np.real(np.fft.fft(values) / self.n * np.conj(self._twist))
+
+    # ------------------------------------------------------------------ encode
+
+    def _validate_values(self, values: object) -> np.ndarray:
+        array = np.asarray(values)
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim != 1:
+            raise EncodingError(f"expected a 1-D vector of at most {self.slot_count} values, got shape {array.shape}")
+        if array.size > self.slot_count:
+            raise EncodingError(
+                f"{array.size} values do not fit in {self.slot_count} slots (N/2 for N = {self.n}); "
+                "split them over several plaintexts or use a larger poly_modulus_degree"
+            )
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            raise EncodingError(f"values must be real or complex numbers, got dtype {array.dtype}")
+        array = array.astype(np.complex128)
+        if not np.all(np.isfinite(array)):
+            raise EncodingError("values must be finite (found NaN or infinity)")
+        return array
+
+    def _resolve(self, scale: float | None, level: int | None) -> tuple[float, int]:
+        ctx = self.context
+        level = ctx.max_level if level is None else level
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
+            raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
+        scale = ctx.scale if scale is None else scale
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            raise ScaleOutOfBoundsError(f"scale must be a positive finite number, got {scale!r}")
+        return float(scale), level
+
+    def encode(self, values: object, scale: float | None = None, level: int | None = None) -> Plaintext:
+        r"""Encode up to :math:`N/2` real or complex values (or one number, in slot 0).
+
+        Returns :math:`\lfloor \Delta\,\sigma^{-1}(z) \rceil` in NTT form at ``level``
+        (default: the top data level) and ``scale`` (default: the context's).
+
+        Raises
+        ------
+        EncodingError
+            Too many values, non-numeric or non-finite values, or scaled values
+            too large for the level's modulus.
+        LevelError, ScaleOutOfBoundsError
+            Bad ``level`` or ``scale``.
+        """
+        scale, level = self._resolve(scale, level)
+        slots = self._validate_values(values)
+        return self.encode_coefficients(self.inverse_embed(slots), scale, level)
+
+    def encode_constant(self, value: float, scale: float | None = None, level: int | None = None) -> Plaintext:
+        r"""Encode a real number in *every* slot: the constant polynomial :math:`\lfloor \Delta c \rceil`."""
+        if isinstance(value, complex) or not np.isfinite(value):
+            raise EncodingError(f"encode_constant takes a finite real number, got {value!r}; use encode() for complex")
+        scale, level = self._resolve(scale, level)
+        coefficients = np.zeros(self.n)
+        coefficients[0] = float(value)
+        return self.encode_coefficients(coefficients, scale, level)
+
+    def encode_coefficients(self, coefficients: np.ndarray, scale: float, level: int) -> Plaintext:
+        """Scale real coefficients, round half to even, and lift them into the RNS ring in NTT form."""
+        ring = self.context.ring(level)
+        scaled = np.rint(np.asarray(coefficients, dtype=np.float64) * scale)
+        largest = float(np.max(np.abs(scaled))) if scaled.size else 0.0
+        if not math.isfinite(largest) or largest >= ring.basis.product / 2:
+            raise EncodingError(
+                f"scaled values reach 2^{math.log2(largest) if largest > 0 else 0:.1f}, beyond the "
+                f"level-{level} modulus of {ring.basis.product.bit_length()} bits: reduce the scale "
+                f"(now 2^{math.log2(scale):.1f}) or the values, or encode at a higher level"
+            )
+        residues = integers_to_rns(scaled, ring)
+        return Plaintext(ring.ntt.forward(residues), level, scale)
+
+    # ------------------------------------------------------------------ decode
+
+    def decode(self, plaintext: Plaintext, complex_output: bool = False) -> np.ndarray:
+        r"""The slots of a plaintext, divided by its scale: real parts, or complex with ``complex_output``."""
+        if not isinstance(plaintext, Plaintext):
+            raise TypeError(f"decode() takes a Plaintext, got {type(plaintext).__name__}")
+        ring = self.context.ring(plaintext.level)
+        coefficients = ring.basis.to_centered_float(ring.ntt.inverse(plaintext.data)) / plaintext.scale
+        slots = self.embed(coefficients)
+        return slots if complex_output else slots.real.copy()
+
+
+def integers_to_rns(values: np.ndarray, ring: PolyRing) -> np.ndarray:
+    r"""Residues ``(k, N)`` of integer-valued float64 ``values`` of any magnitude, exactly.
+
+    Below :math:`2^{62}` the value converts to ``int64`` directly. Above, a
+    float64 is :math:`M \cdot 2^E` with a 53-bit integer mantissa :math:`M`,
+    so :math:`x \bmod q = (M \bmod q)(2^E \bmod q) \bmod q` exactly.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    large = np.abs(values) >= 2.0**62
+    if not large.any():
+        return modarith.from_signed(values.astype(np.int64)[None, :], ring.q)
+    mantissa, exponent = np.frexp(values)
+    mantissa_int = np.where(large, np.ldexp(mantissa, 53), values).astype(np.int64)
+    shift = np.where(large, exponent - 53, 0)
+    residues = modarith.from_signed(mantissa_int[None, :], ring.q)
+    unique_shifts, positions = np.unique(shift, return_inverse=True)
+    powers = np.array([[pow(2, int(s), q) for s in unique_shifts] for q in ring.moduli], dtype=np.uint64)
+    return modarith.mul_mod(residues, powers[:, positions], ring.q)

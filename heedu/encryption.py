@@ -1,0 +1,191 @@
+r"""Encryption and decryption: RLWE ciphertexts :math:`(c_0, c_1)` with :math:`c_0 + c_1 s \approx \Delta m`.
+
+**Invariant.** A ciphertext at level :math:`\ell` is a tuple
+:math:`(c_0, \dots, c_{t-1})` of polynomials modulo :math:`Q_\ell` with
+
+.. math:: \sum_i c_i s^i = \mathrm{pt} + e \pmod{Q_\ell},
+
+where :math:`\mathrm{pt}` is the encoded message (scale :math:`\Delta`) and
+:math:`e` is small noise. Fresh ciphertexts have :math:`t = 2`; a product has
+:math:`t = 3` until it is relinearized.
+
+**Public-key encryption** (anyone with :math:`(b, a) = (-as + e, a)`): sample a
+ternary :math:`u` and noise :math:`e_0, e_1`; then
+:math:`c = (ub + e_0 + \mathrm{pt}, ua + e_1)` decrypts to
+:math:`\mathrm{pt} + ue + e_0 + e_1 s`. As in SEAL, the encryption of zero is
+made with the special prime :math:`p` present and then divided by :math:`p`
+(rounding), which shrinks that noise to about the rounding error.
+
+**Symmetric encryption** (with :math:`s`): :math:`c = (-as + e + \mathrm{pt}, a)`
+with a uniform :math:`a` expanded from a 32-byte seed, so the ciphertext can be
+stored as :math:`c_0` plus the seed: half the size. This is what
+``encrypted-inference`` clients send.
+
+**Decryption** computes :math:`\sum_i c_i s^i`, a plaintext at the ciphertext's
+level and scale; decoding divides by :math:`\Delta`.
+
+References: [CKKS17] eprint 2016/421, section 3.4; [LPR10] Lyubashevsky,
+Peikert, Regev (RLWE); [SEAL] ``encryptor.cpp``, ``decryptor.cpp``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import modarith
+from .encoder import Plaintext
+from .errors import ContextMismatchError, ParameterError
+from .keys import PublicKey, SecretKey
+from .params import CKKSContext
+from .sampling import RandomSource, SecureRandomSource, expand_seed
+
+
+@dataclass(frozen=True, eq=False)
+class Ciphertext:
+    r"""Polynomials :math:`c_0, \dots, c_{t-1}` in NTT form at a level, with the scale as metadata.
+
+    ``data`` has shape ``(t, level + 1, N)``, ``uint64``. ``seed`` is set only
+    for a fresh symmetric encryption: then ``data[1]`` equals the expansion of
+    the seed, and serialization stores the seed instead.
+    """
+
+    data: np.ndarray
+    level: int
+    scale: float
+    seed: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of polynomials (2 after encryption or relinearization, 3 after a multiply)."""
+        return int(self.data.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Ciphertext(size={self.size}, level={self.level}, log2(scale)={math.log2(self.scale):.2f}, "
+            f"seeded={self.seed is not None})"
+        )
+
+
+def check_plaintext(context: CKKSContext, plaintext: object) -> Plaintext:
+    """Validate that ``plaintext`` is a Plaintext of this context (shape and level)."""
+    if not isinstance(plaintext, Plaintext):
+        raise TypeError(f"expected a Plaintext, got {type(plaintext).__name__}")
+    context.check_level(plaintext.level)
+    if plaintext.data.shape != (plaintext.level + 1, context.n):
+        raise ContextMismatchError(
+            f"plaintext data has shape {plaintext.data.shape}, expected ({plaintext.level + 1}, {context.n}) "
+            "for this context: was it made with other parameters?"
+        )
+    return plaintext
+
+
+def check_ciphertext(context: CKKSContext, ciphertext: object) -> Ciphertext:
+    """Validate that ``ciphertext`` is a Ciphertext of this context (shape and level)."""
+    if not isinstance(ciphertext, Ciphertext):
+        raise TypeError(f"expected a Ciphertext, got {type(ciphertext).__name__}")
+    context.check_level(ciphertext.level)
+    shape = ciphertext.data.shape
+    if len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
+        raise ContextMismatchError(
+            f"ciphertext data has shape {shape}, expected (size >= 2, {ciphertext.level + 1}, {context.n}) "
+            "for this context: was it made with other parameters?"
+        )
+    return ciphertext
+
+
+class Encryptor:
+    r"""Encrypts plaintexts with a public key, or with the secret key (``encrypt_symmetric``).
+
+    Parameters
+    ----------
+    context : CKKSContext
+    public_key : PublicKey, optional
+    secret_key : SecretKey, optional
+    random_source : RandomSource, optional
+        Defaults to a fresh :class:`~heedu.sampling.SecureRandomSource`.
+    """
+
+    def __init__(
+        self,
+        context: CKKSContext,
+        public_key: PublicKey | None = None,
+        secret_key: SecretKey | None = None,
+        random_source: RandomSource | None = None,
+    ) -> None:
+        if public_key is None and secret_key is None:
+            raise ParameterError("an Encryptor needs a public key, a secret key, or both")
+        key_shape = (context.key_ring.k, context.n)
+        if public_key is not None and (not isinstance(public_key, PublicKey) or public_key.data.shape != (2, *key_shape)):
+            raise ContextMismatchError("public_key is not a PublicKey of this context")
+        if secret_key is not None and (not isinstance(secret_key, SecretKey) or secret_key.data.shape != key_shape):
+            raise ContextMismatchError("secret_key is not a SecretKey of this context")
+        self.context = context
+        self.public_key = public_key
+        self._secret_key = secret_key
+        self.random = random_source if random_source is not None else SecureRandomSource()
+
+    def __repr__(self) -> str:
+        return f"Encryptor(public={self.public_key is not None}, symmetric={self._secret_key is not None})"
+
+    def encrypt(self, plaintext: Plaintext) -> Ciphertext:
+        r"""Public-key encryption: :math:`(ub + e_0, ua + e_1)` mod :math:`Q_\ell p`, divided by :math:`p`, plus pt."""
+        if self.public_key is None:
+            raise ParameterError("this Encryptor has no public key; use encrypt_symmetric or pass public_key")
+        plaintext = check_plaintext(self.context, plaintext)
+        ctx, level = self.context, plaintext.level
+        ring = ctx.ring_with_special(level)
+        rows = [*range(level + 1), ctx.key_ring.k - 1]
+        pk = self.public_key.data[:, rows, :]
+        u = ring.from_signed(self.random.ternary(ctx.n)).to_ntt().data
+        noise = ring.from_signed(np.stack([self.random.gaussian(ctx.n), self.random.gaussian(ctx.n)])).to_ntt().data
+        zero = modarith.add_mod(modarith.mul_mod(pk, u[None], ring.q), noise, ring.q)
+        zero = mod_down_ntt(ctx, zero, level)
+        q = ctx.ring(level).q
+        zero[0] = modarith.add_mod(zero[0], plaintext.data, q)
+        return Ciphertext(zero, level, plaintext.scale)
+
+    def encrypt_symmetric(self, plaintext: Plaintext) -> Ciphertext:
+        r"""Secret-key encryption :math:`(-as + e + \mathrm{pt}, a)`, ``a`` expanded from a fresh seed."""
+        if self._secret_key is None:
+            raise ParameterError("this Encryptor has no secret key; use encrypt() or pass secret_key")
+        plaintext = check_plaintext(self.context, plaintext)
+        ctx, level = self.context, plaintext.level
+        ring = ctx.ring(level)
+        seed = self.random.new_seed()
+        a = expand_seed(seed, ring.moduli, ring.n)
+        s = self._secret_key.at(ring, ctx.key_ring)
+        e = ring.from_signed(self.random.gaussian(ctx.n)).to_ntt().data
+        c0 = modarith.sub_mod(modarith.add_mod(e, plaintext.data, ring.q), modarith.mul_mod(a, s, ring.q), ring.q)
+        return Ciphertext(np.stack([c0, a]), level, plaintext.scale, seed)
+
+
+def mod_down_ntt(context: CKKSContext, values: np.ndarray, level: int) -> np.ndarray:
+    r""":math:`\lfloor x / p \rceil` for NTT-form ``(..., level + 2, N)`` data over :math:`\{q_0..q_\ell, p\}`."""
+    return context.ring_with_special(level).divide_and_round_by_last_ntt(values)
+
+
+class Decryptor:
+    r"""Decrypts with the secret key: :math:`\sum_i c_i s^i`, a plaintext at the ciphertext's level and scale."""
+
+    def __init__(self, context: CKKSContext, secret_key: SecretKey) -> None:
+        if not isinstance(secret_key, SecretKey) or secret_key.data.shape != (context.key_ring.k, context.n):
+            raise ContextMismatchError("secret_key is not a SecretKey of this context")
+        self.context = context
+        self._secret_key = secret_key
+
+    def __repr__(self) -> str:
+        return "Decryptor(<secret key hidden>)"
+
+    def decrypt(self, ciphertext: Ciphertext) -> Plaintext:
+        ciphertext = check_ciphertext(self.context, ciphertext)
+        ring = self.context.ring(ciphertext.level)
+        s = self._secret_key.at(ring, self.context.key_ring)
+        # Horner: ((c_{t-1} s + c_{t-2}) s + ...) s + c_0
+        accumulator = ciphertext.data[-1]
+        for component in ciphertext.data[-2::-1]:
+            accumulator = modarith.add_mod(modarith.mul_mod(accumulator, s, ring.q), component, ring.q)
+        return Plaintext(accumulator, ciphertext.level, ciphertext.scale)
+

@@ -1,0 +1,252 @@
+r"""Parameters: a light literal (:class:`CKKSParameters`) and a heavy context (:class:`CKKSContext`).
+
+**The modulus chain.** RNS-CKKS uses primes :math:`q_0, \dots, q_L` for data
+and one *special prime* :math:`p` that only keys carry. A fresh ciphertext
+lives modulo :math:`Q_L = q_0 \cdots q_L`; each *rescale* divides it by its
+last prime and moves it one **level** down, to :math:`Q_{\ell-1}`. At level 0
+only :math:`q_0` is left and no multiplication can follow. So
+``coeff_modulus_bits=[60, 40, 40, 60]`` means: :math:`q_0` of 60 bits (room for
+the final result), two 40-bit primes (one rescale each, matching a
+:math:`2^{40}` scale), and a 60-bit special prime. Levels are numbered like
+SEAL's ``chain_index``: the top data level is :math:`L`, the last is 0.
+The *key level* (all primes, including :math:`p`) sits above the top.
+
+**parms_id.** SEAL names every level by a 256-bit hash, BLAKE2b over the
+little-endian words :math:`[2, N, q_0, \dots, q_{k-1}, 0]` (scheme 2 = CKKS,
+plain modulus 0). heedu computes the same ids, so they mean the same thing
+on the wire.
+
+**Security.** The Homomorphic Encryption Standard tabulates, for each
+:math:`N`, the largest :math:`\log_2(QP)` that still gives 128-bit classical
+security with a ternary secret and :math:`\sigma = 3.2`. Parameters above it
+raise :class:`~heedu.errors.SecurityError` unless the caller passes
+``allow_insecure=True``, and then :meth:`CKKSContext.describe` says so loudly.
+
+References: [HES18] Homomorphic Encryption Standard, table 1 (classical,
+ternary); [CHKKS18] eprint 2018/931; [SEAL] ``encryptionparams.cpp``,
+``context.cpp``, ``util/hestdparms.h``.
+
+Examples
+--------
+>>> ctx = CKKSContext(CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=[30, 20, 30],
+...                                  scale=2.0**20, allow_insecure=True))
+>>> ctx.max_level, ctx.slot_count, ctx.is_secure
+(1, 8, False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import LevelError, ParameterError, SecurityError
+from .numth import coeff_modulus_create, is_power_of_two, is_prime
+from .ring import PolyRing
+
+#: Largest log2(Q * P) for 128-bit classical security, ternary secret [HES18, table 1].
+HE_STANDARD_128_MAX_BITS: dict[int, int] = {
+    1024: 27,
+    2048: 54,
+    4096: 109,
+    8192: 218,
+    16384: 438,
+    32768: 881,
+}
+
+CKKS_SCHEME_ID = 2
+
+
+def parms_id(poly_modulus_degree: int, moduli: Sequence[int]) -> bytes:
+    r"""SEAL's 32-byte id of a level: BLAKE2b-256 of ``[2, N, q_0, ..., q_{k-1}, 0]`` as u64 LE.
+
+    >>> parms_id(8192, [1152921504606748673, 1099510890497, 1099511480321,
+    ...                 1152921504606830593])[:8][::-1].hex()
+    'cfda86153fdda8e2'
+    """
+    words = [CKKS_SCHEME_ID, poly_modulus_degree, *moduli, 0]
+    return hashlib.blake2b(struct.pack(f"<{len(words)}Q", *words), digest_size=32).digest()
+
+
+@dataclass(frozen=True)
+class CKKSParameters:
+    r"""The literal description of a CKKS parameter set (cheap to make, compare and send).
+
+    Parameters
+    ----------
+    poly_modulus_degree : int
+        :math:`N`, a power of two; there are :math:`N/2` slots.
+    coeff_modulus_bits : sequence of int, optional
+        Bit sizes of :math:`q_0, \dots, q_L, p`; primes are chosen as SEAL does.
+    coeff_modulus : sequence of int, optional
+        The primes themselves (instead of ``coeff_modulus_bits``).
+    scale : float
+        The default scale :math:`\Delta` for encoding.
+    allow_insecure : bool
+        Opt into toy rings that miss 128-bit security (for teaching and tests).
+    """
+
+    poly_modulus_degree: int
+    coeff_modulus_bits: tuple[int, ...] | None = None
+    coeff_modulus: tuple[int, ...] | None = None
+    scale: float = 2.0**40
+    allow_insecure: bool = False
+    _primes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = self.poly_modulus_degree
+        if not isinstance(n, int) or isinstance(n, bool) or not is_power_of_two(n) or n < 2:
+            raise ParameterError(f"poly_modulus_degree must be a power of two >= 2, got {n!r}")
+        if n > 32768:
+            raise ParameterError(f"poly_modulus_degree {n} is above SEAL's maximum 32768")
+        if (self.coeff_modulus_bits is None) == (self.coeff_modulus is None):
+            raise ParameterError("give exactly one of coeff_modulus_bits (e.g. [60, 40, 40, 60]) or coeff_modulus")
+        if self.coeff_modulus_bits is not None:
+            object.__setattr__(self, "coeff_modulus_bits", tuple(self.coeff_modulus_bits))
+            primes = tuple(coeff_modulus_create(n, self.coeff_modulus_bits))
+        else:
+            primes = tuple(int(q) for q in self.coeff_modulus)  # type: ignore[union-attr]
+            object.__setattr__(self, "coeff_modulus", primes)
+            for q in primes:
+                if not is_prime(q) or q % (2 * n) != 1 or q.bit_length() > 61:
+                    raise ParameterError(
+                        f"{q} is not a prime below 2^61 congruent to 1 mod 2N = {2 * n}; "
+                        "use coeff_modulus_bits to let heedu choose primes"
+                    )
+            if len(set(primes)) != len(primes):
+                raise ParameterError(f"coeff_modulus has repeated primes: {primes}")
+        if len(primes) < 2:
+            raise ParameterError(
+                "need at least two primes: one for data and the special prime for keys, e.g. [60, 60]"
+            )
+        scale = self.scale
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 1:
+            raise ParameterError(f"scale must be a finite number >= 1, got {scale!r}")
+        object.__setattr__(self, "scale", float(scale))
+        object.__setattr__(self, "_primes", primes)
+
+    @property
+    def primes(self) -> tuple[int, ...]:
+        """All primes, data primes first and the special prime last."""
+        return self._primes
+
+    @classmethod
+    def tutorial(cls) -> "CKKSParameters":
+        """The Azure ML tutorial's parameters: N = 8192, [60, 40, 40, 60], scale 2^40."""
+        return cls(poly_modulus_degree=8192, coeff_modulus_bits=(60, 40, 40, 60), scale=2.0**40)
+
+
+class CKKSContext:
+    r"""Validated parameters plus everything precomputed from them.
+
+    Holds one :class:`~heedu.ring.PolyRing` per level (with its NTT tables),
+    the key ring (all primes), the parms_id of every level, and the security
+    verdict. Build one per parameter set and share it.
+
+    Raises
+    ------
+    SecurityError
+        If :math:`\log_2(QP)` exceeds the HE standard's 128-bit bound for
+        :math:`N` (or :math:`N < 1024`) and ``allow_insecure`` is not set.
+    """
+
+    def __init__(self, parameters: CKKSParameters) -> None:
+        if not isinstance(parameters, CKKSParameters):
+            raise ParameterError(f"expected CKKSParameters, got {type(parameters).__name__}")
+        self.parameters = parameters
+        self.poly_modulus_degree = parameters.poly_modulus_degree
+        self.n = self.poly_modulus_degree
+        self.slot_count = self.n // 2
+        self.scale = parameters.scale
+        self.coeff_modulus = parameters.primes[:-1]
+        self.special_prime = parameters.primes[-1]
+        self.max_level = len(self.coeff_modulus) - 1
+        self.total_bits = sum(q.bit_length() for q in parameters.primes)
+        limit = HE_STANDARD_128_MAX_BITS.get(self.n)
+        self.security_limit_bits = limit
+        self.is_secure = limit is not None and self.total_bits <= limit
+        if not self.is_secure and not parameters.allow_insecure:
+            reason = (
+                f"log2(QP) = {self.total_bits} bits exceeds {limit}, the 128-bit bound for N = {self.n}"
+                if limit is not None
+                else f"N = {self.n} is below 1024, too small for any security"
+            )
+            raise SecurityError(
+                f"{reason} (HE standard). Use fewer or smaller primes or a larger N, "
+                "or pass allow_insecure=True for a toy ring (never for real data)."
+            )
+        if self.scale >= 2.0 ** (self.total_bits - self.special_prime.bit_length()):
+            raise ParameterError(
+                f"scale 2^{math.log2(self.scale):.1f} does not fit in the data modulus of "
+                f"{self.total_bits - self.special_prime.bit_length()} bits; choose a smaller scale"
+            )
+        self.key_ring = PolyRing(self.n, parameters.primes)
+        self._rings = [PolyRing(self.n, self.coeff_modulus[: level + 1]) for level in range(self.max_level + 1)]
+        self.key_parms_id = parms_id(self.n, parameters.primes)
+        self._parms_ids = [parms_id(self.n, ring.moduli) for ring in self._rings]
+        self._level_of_parms_id = {pid: level for level, pid in enumerate(self._parms_ids)}
+
+    def __repr__(self) -> str:
+        toy = ", TOY (insecure)" if not self.is_secure else ""
+        return f"CKKSContext(N={self.n}, bits={[q.bit_length() for q in self.parameters.primes]}{toy})"
+
+    def ring(self, level: int) -> PolyRing:
+        """The ring of data level ``level`` (primes :math:`q_0 \\dots q_{level}`)."""
+        self.check_level(level)
+        return self._rings[level]
+
+    def ring_with_special(self, level: int) -> PolyRing:
+        """Primes :math:`q_0 \\dots q_{level}` plus the special prime :math:`p` (key switching)."""
+        return self._ring_with_special[level]
+
+    @cached_property
+    def _ring_with_special(self) -> list[PolyRing]:
+        return [
+            PolyRing(self.n, (*self.coeff_modulus[: level + 1], self.special_prime))
+            for level in range(self.max_level + 1)
+        ]
+
+    def parms_id(self, level: int) -> bytes:
+        """SEAL's parms_id of data level ``level``."""
+        self.check_level(level)
+        return self._parms_ids[level]
+
+    def level_of(self, pid: bytes) -> int:
+        """The data level whose parms_id is ``pid``; raises ParameterError if none."""
+        try:
+            return self._level_of_parms_id[bytes(pid)]
+        except KeyError:
+            raise ParameterError(
+                f"parms_id {bytes(pid)[:8].hex()}... is not a data level of this context"
+            ) from None
+
+    def check_level(self, level: int) -> None:
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= self.max_level:
+            raise LevelError(f"level must be an integer in [0, {self.max_level}], got {level!r}")
+
+    def describe(self) -> str:
+        """A human-readable summary: security, levels, bits per level, precision budget, sizes."""
+        lines = []
+        if not self.is_secure:
+            lines.append("!" * 72)
+            lines.append("!!! TOY PARAMETERS: NOT 128-BIT SECURE. FOR TEACHING AND TESTS ONLY. !!!")
+            lines.append("!" * 72)
+        bits = [q.bit_length() for q in self.coeff_modulus]
+        data_bits = sum(bits)
+        lines += [
+            f"CKKS, N = {self.n} ({self.slot_count} complex slots)",
+            f"data primes q_0..q_{self.max_level}: {bits} bits; special prime p: {self.special_prime.bit_length()} bits",
+            f"log2(QP) = {self.total_bits}; HE-standard 128-bit bound for N = {self.n}: "
+            f"{self.security_limit_bits if self.security_limit_bits else 'none (N < 1024)'}"
+            f" -> {'secure (128-bit classical)' if self.is_secure else 'INSECURE'}",
+            f"levels: {self.max_level} rescale(s) available (top level {self.max_level}, last 0)",
+            f"default scale: 2^{math.log2(self.scale):.2f}",
+            f"precision budget at level 0: q_0 has {bits[0]} bits, so |value| < 2^{bits[0] - 1 - math.log2(self.scale):.1f} "
+            "at the default scale",
+            f"fresh ciphertext: {2 * (self.max_level + 1) * self.n * 8 / 1e6:.2f} MB uncompressed "
+            f"({data_bits} bits of modulus)",
+        ]
+        return "\n".join(lines)
