@@ -18,7 +18,7 @@ The layers, each importing only from those above it:
 >>> encoder, ev = heedu.CKKSEncoder(ctx), heedu.Evaluator(ctx)
 >>> ct = heedu.Encryptor(ctx, keygen.public_key()).encrypt(encoder.encode([1.0, 2.0, 3.0]))
 >>> y = encoder.decode(heedu.Decryptor(ctx, keygen.secret_key()).decrypt(ev.add(ct, ct)))
->>> [round(v, 3) for v in y[:3]]
+>>> [round(float(v), 3) for v in y[:3]]
 [2.0, 4.0, 6.0]
 """
 

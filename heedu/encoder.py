@@ -37,7 +37,7 @@ Examples
 >>> ctx = CKKSContext(CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=[40, 30, 40],
 ...                                  scale=2.0**30, allow_insecure=True))
 >>> encoder = CKKSEncoder(ctx)
->>> np.round(encoder.decode(encoder.encode([1.5, -2.0, 3.25])), 6)[:4].tolist()
+>>> (np.round(encoder.decode(encoder.encode([1.5, -2.0, 3.25])), 6)[:4] + 0.0).tolist()
 [1.5, -2.0, 3.25, 0.0]
 """
 

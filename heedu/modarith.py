@@ -173,7 +173,7 @@ def mul_mod(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarray:
     companion once and call :func:`mul_shoup` directly: it is about twice as fast.
 
     >>> import numpy as np
-    >>> mul_mod(np.array([6], dtype=np.uint64), np.array([7], dtype=np.uint64), np.uint64(5)).tolist()
+    >>> mul_mod(np.array([3], dtype=np.uint64), np.array([4], dtype=np.uint64), np.uint64(5)).tolist()
     [2]
     """
     b = np.asarray(b, dtype=np.uint64)

@@ -263,8 +263,8 @@ def galois_permutation_ntt(n: int, galois_elt: int) -> np.ndarray:
     :math:`\mathrm{bitrev}(((2\,\mathrm{bitrev}(i)+1) g \bmod 2n - 1)/2)`. A
     rotation is therefore a pure gather in the NTT domain, as in SEAL.
 
-    >>> galois_permutation_ntt(4, 7).tolist()  # X -> X^7 = X^-1 reverses odd exponents
-    [1, 0, 3, 2]
+    >>> galois_permutation_ntt(4, 7).tolist()  # X -> X^-1 (conjugation) reverses the bit-reversed order
+    [3, 2, 1, 0]
     """
     if galois_elt % 2 == 0 or not 0 < galois_elt < 2 * n:
         raise ParameterError(f"a Galois element must be odd and in (0, 2N) = (0, {2 * n}), got {galois_elt}")

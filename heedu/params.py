@@ -71,7 +71,7 @@ def parms_id(poly_modulus_degree: int, moduli: Sequence[int]) -> bytes:
     return hashlib.blake2b(struct.pack(f"<{len(words)}Q", *words), digest_size=32).digest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CKKSParameters:
     r"""The literal description of a CKKS parameter set (cheap to make, compare and send).
 
@@ -127,6 +127,16 @@ class CKKSParameters:
             raise ParameterError(f"scale must be a finite number >= 1, got {scale!r}")
         object.__setattr__(self, "scale", float(scale))
         object.__setattr__(self, "_primes", primes)
+
+    def _identity(self) -> tuple:
+        return (self.poly_modulus_degree, self._primes, self.scale, self.allow_insecure)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they describe the same ring, primes, scale and security opt-in (however the primes were given)."""
+        return isinstance(other, CKKSParameters) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     @property
     def primes(self) -> tuple[int, ...]:

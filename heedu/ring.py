@@ -25,8 +25,8 @@ Examples
 >>> import numpy as np
 >>> ring = PolyRing(8, [17, 97])
 >>> x = ring.from_signed(np.array([0, 1, 0, 0, 0, 0, 0, 0]))  # the polynomial X
->>> (x.to_ntt() ** 8).to_coeff().to_signed().tolist()  # X^8 = -1
-[1, 0, 0, 0, 0, 0, 0, 0]
+>>> (x.to_ntt() ** 8).to_coeff().to_signed().tolist()  # X^8 = -1 in this ring
+[-1, 0, 0, 0, 0, 0, 0, 0]
 """
 
 from __future__ import annotations
