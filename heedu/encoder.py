@@ -44,7 +44,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -65,9 +65,19 @@ class Plaintext:
     data: np.ndarray
     level: int
     scale: float
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"Plaintext(level={self.level}, log2(scale)={math.log2(self.scale):.2f})"
+
+    def shoup(self, q: np.ndarray) -> np.ndarray:
+        """Shoup companions of ``data`` modulo its level's primes ``q``, computed once and cached.
+
+        A plaintext multiplied many times (a model's weights) pays for them once.
+        """
+        if "shoup" not in self._cache:
+            self._cache["shoup"] = modarith.shoup_precompute(self.data, q)
+        return self._cache["shoup"]
 
 
 def slot_exponents(n: int) -> np.ndarray:

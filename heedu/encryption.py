@@ -118,7 +118,9 @@ class Encryptor:
         if public_key is None and secret_key is None:
             raise ParameterError("an Encryptor needs a public key, a secret key, or both")
         key_shape = (context.key_ring.k, context.n)
-        if public_key is not None and (not isinstance(public_key, PublicKey) or public_key.data.shape != (2, *key_shape)):
+        if public_key is not None and (
+            not isinstance(public_key, PublicKey) or public_key.data.shape != (2, *key_shape)
+        ):
             raise ContextMismatchError("public_key is not a PublicKey of this context")
         if secret_key is not None and (not isinstance(secret_key, SecretKey) or secret_key.data.shape != key_shape):
             raise ContextMismatchError("secret_key is not a SecretKey of this context")
@@ -188,4 +190,3 @@ class Decryptor:
         for component in ciphertext.data[-2::-1]:
             accumulator = modarith.add_mod(modarith.mul_mod(accumulator, s, ring.q), component, ring.q)
         return Plaintext(accumulator, ciphertext.level, ciphertext.scale)
-

@@ -140,7 +140,7 @@ class Evaluator:
         scale = a.scale * plain.scale
         self._check_scale_fits(scale, a.level, "multiply_plain")
         q = self.context.ring(a.level).q
-        return Ciphertext(modarith.mul_mod(a.data, plain.data[None], q), a.level, scale)
+        return Ciphertext(modarith.mul_shoup(a.data, plain.data[None], plain.shoup(q)[None], q), a.level, scale)
 
     def multiply(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
         r"""Tensor product of two size-2 ciphertexts: size 3, scale :math:`\Delta_a \Delta_b`."""

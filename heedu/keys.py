@@ -29,7 +29,7 @@ seed per component: about half the size.
 The secret key never appears in a ``repr`` and is serialized only on request.
 
 References: [CKKS17] eprint 2016/421; [GHS12] Gentry, Halevi, Smart, eprint
-2011/566 (key switching with a special prime); [SEAL] ``keygenerator.cpp``.
+2012/099 (key switching with a special prime); [SEAL] ``keygenerator.cpp``.
 
 Examples
 --------
@@ -267,4 +267,3 @@ class KeyGenerator:
         ring = self.context.key_ring
         s = RNSPoly(ring, self._secret_key.data, is_ntt=True)
         return GaloisKeys({g: self.create_kswitch_key(s.apply_galois(g).data) for g in sorted(elements)}, n)
-

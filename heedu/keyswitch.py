@@ -28,7 +28,7 @@ decryption up to noise.
 
 All data is in NTT form. The steps are SEAL's ``switch_key_inplace``.
 
-References: [GHS12] eprint 2011/566; [HS14] Halevi and Shoup, *Algorithms in
+References: [GHS12] eprint 2012/099; [HS14] Halevi and Shoup, *Algorithms in
 HElib*, eprint 2014/106, section 4 (hoisting); [SEAL] ``evaluator.cpp``.
 """
 

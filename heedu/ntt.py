@@ -126,6 +126,8 @@ class NTTTables:
         self.root_shoup_high = self.root_shoup >> _32
         self.inv_root_shoup_low = self.inv_root_shoup & _LOW32
         self.inv_root_shoup_high = self.inv_root_shoup >> _32
+        self.n_inv_shoup_low = self.n_inv_shoup & _LOW32
+        self.n_inv_shoup_high = self.n_inv_shoup >> _32
         self.psi = tuple(int(x[0]) for x in stack[6])
         self.q = modarith.as_moduli(self.moduli)
 
@@ -181,17 +183,28 @@ class NTTTables:
             stage = slice(m, 2 * m)
             difference = work.sub_mod(x, y, q, out=work.spare((m, t)))
             work.add_mod(x, y, q, out=x)
-            y[...] = work.mul_shoup(
+            work.mul_shoup(
                 difference,
                 self.inv_root[None, :, stage, None],
                 self.inv_root_shoup_low[None, :, stage, None],
                 self.inv_root_shoup_high[None, :, stage, None],
                 q,
                 (m, t),
+                out=y,
             )
             m, t = m // 2, 2 * t
-        q2 = self.q.reshape(1, k, 1)
-        batch[...] = modarith.mul_shoup(batch, self.n_inv[None], self.n_inv_shoup[None], q2)
+        # Scale by 1/n, one half of each row at a time so the workspace shapes fit.
+        halves = batch.reshape(-1, k, 2, n // 2)
+        for half in (halves[:, :, :1, :], halves[:, :, 1:, :]):
+            work.mul_shoup(
+                half,
+                self.n_inv[None, :, :, None],
+                self.n_inv_shoup_low[None, :, :, None],
+                self.n_inv_shoup_high[None, :, :, None],
+                q,
+                (1, n // 2),
+                out=half,
+            )
         return a
 
 
@@ -215,7 +228,7 @@ class _Workspace:
     def spare(self, group_shape: tuple[int, int]) -> np.ndarray:
         return self._views(group_shape)[5]
 
-    def mul_shoup(self, y, w, w_shoup_low, w_shoup_high, q, group_shape):  # noqa: ANN001, ANN201
+    def mul_shoup(self, y, w, w_shoup_low, w_shoup_high, q, group_shape, out=None):
         y0, y1, low, cross1, cross2 = self._views(group_shape)[:5]
         np.bitwise_and(y, _LOW32, out=y0)
         np.right_shift(y, _32, out=y1)
@@ -238,16 +251,15 @@ class _Workspace:
         np.multiply(y, w, out=y0)
         np.subtract(y0, y1, out=y0)  # in [0, 2q)
         np.subtract(y0, q, out=y1)
-        np.minimum(y0, y1, out=y0)
-        return y0
+        return np.minimum(y0, y1, out=y0 if out is None else out)
 
-    def add_mod(self, x, y, q, out):  # noqa: ANN001, ANN201
+    def add_mod(self, x, y, q, out):
         total, shifted = self.buffers[3].reshape(out.shape), self.buffers[4].reshape(out.shape)
         np.add(x, y, out=total)
         np.subtract(total, q, out=shifted)
         return np.minimum(total, shifted, out=out)
 
-    def sub_mod(self, x, y, q, out):  # noqa: ANN001, ANN201
+    def sub_mod(self, x, y, q, out):
         total, shifted = self.buffers[3].reshape(out.shape), self.buffers[4].reshape(out.shape)
         np.subtract(x, y, out=total)
         np.add(total, q, out=total)

@@ -119,9 +119,7 @@ class CKKSParameters:
             if len(set(primes)) != len(primes):
                 raise ParameterError(f"coeff_modulus has repeated primes: {primes}")
         if len(primes) < 2:
-            raise ParameterError(
-                "need at least two primes: one for data and the special prime for keys, e.g. [60, 60]"
-            )
+            raise ParameterError("need at least two primes: one for data and the special prime for keys, e.g. [60, 60]")
         scale = self.scale
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 1:
             raise ParameterError(f"scale must be a finite number >= 1, got {scale!r}")
@@ -229,9 +227,7 @@ class CKKSContext:
         try:
             return self._level_of_parms_id[bytes(pid)]
         except KeyError:
-            raise ParameterError(
-                f"parms_id {bytes(pid)[:8].hex()}... is not a data level of this context"
-            ) from None
+            raise ParameterError(f"parms_id {bytes(pid)[:8].hex()}... is not a data level of this context") from None
 
     def check_level(self, level: int) -> None:
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= self.max_level:
@@ -248,13 +244,15 @@ class CKKSContext:
         data_bits = sum(bits)
         lines += [
             f"CKKS, N = {self.n} ({self.slot_count} complex slots)",
-            f"data primes q_0..q_{self.max_level}: {bits} bits; special prime p: {self.special_prime.bit_length()} bits",
+            f"data primes q_0..q_{self.max_level}: {bits} bits; "
+            f"special prime p: {self.special_prime.bit_length()} bits",
             f"log2(QP) = {self.total_bits}; HE-standard 128-bit bound for N = {self.n}: "
             f"{self.security_limit_bits if self.security_limit_bits else 'none (N < 1024)'}"
             f" -> {'secure (128-bit classical)' if self.is_secure else 'INSECURE'}",
             f"levels: {self.max_level} rescale(s) available (top level {self.max_level}, last 0)",
             f"default scale: 2^{math.log2(self.scale):.2f}",
-            f"precision budget at level 0: q_0 has {bits[0]} bits, so |value| < 2^{bits[0] - 1 - math.log2(self.scale):.1f} "
+            f"precision budget at level 0: q_0 has {bits[0]} bits, "
+            f"so |value| < 2^{bits[0] - 1 - math.log2(self.scale):.1f} "
             "at the default scale",
             f"fresh ciphertext: {2 * (self.max_level + 1) * self.n * 8 / 1e6:.2f} MB uncompressed "
             f"({data_bits} bits of modulus)",

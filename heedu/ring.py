@@ -136,7 +136,7 @@ class RNSPoly:
     values. Operations return new polynomials; none modifies its operands.
     """
 
-    __slots__ = ("ring", "data", "is_ntt")
+    __slots__ = ("data", "is_ntt", "ring")
 
     def __init__(self, ring: PolyRing, data: np.ndarray, is_ntt: bool) -> None:
         data = np.asarray(data)
@@ -215,4 +215,4 @@ class RNSPoly:
         values = [self.ring.basis.compose(row, centered=True) for row in rows]
         if any(abs(v) >= 2**63 for row in values for v in row):
             raise OverflowError("a centered coefficient does not fit in int64; use ring.basis.compose")
-        return np.array(values, dtype=np.int64).reshape(self.data.shape[:-2] + (self.ring.n,))
+        return np.array(values, dtype=np.int64).reshape((*self.data.shape[:-2], self.ring.n))

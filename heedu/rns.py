@@ -77,12 +77,12 @@ class RNSBasis:
         self.q = modarith.as_moduli(moduli)
         self.product = prod(moduli)
         # Garner: inverse of q_j modulo q_i for j < i.
-        self._garner_inverses = [
-            [pow(moduli[j], -1, moduli[i]) for j in range(i)] for i in range(len(moduli))
-        ]
+        self._garner_inverses = [[pow(moduli[j], -1, moduli[i]) for j in range(i)] for i in range(len(moduli))]
         # q_{k-1}^{-1} mod q_i for the division by the last prime, with Shoup companions.
         head = modarith.as_moduli(moduli[:-1]) if len(moduli) > 1 else np.zeros((0, 1), np.uint64)
-        self._last_inverse = modarith.as_moduli([pow(moduli[-1], -1, q) for q in moduli[:-1]]) if len(moduli) > 1 else head
+        self._last_inverse = (
+            modarith.as_moduli([pow(moduli[-1], -1, q) for q in moduli[:-1]]) if len(moduli) > 1 else head
+        )
         self._last_inverse_shoup = modarith.shoup_precompute(self._last_inverse, head)
 
     def __len__(self) -> int:
@@ -96,8 +96,7 @@ class RNSBasis:
         residues = np.asarray(residues)
         if residues.dtype != np.uint64 or residues.ndim < 2 or residues.shape[-2] != len(self):
             raise ShapeError(
-                f"expected uint64 residues of shape (..., {len(self)}, n), "
-                f"got {residues.dtype} {residues.shape}"
+                f"expected uint64 residues of shape (..., {len(self)}, n), got {residues.dtype} {residues.shape}"
             )
         return residues
 
@@ -204,5 +203,5 @@ class RNSBasis:
 
 
 def divide_and_round_reference(values: Sequence[int], divisor: int) -> list[int]:
-    r"""Round-half-up division :math:`\lfloor x / d \rceil = \lfloor (x + \lfloor d/2 \rfloor)/d \rfloor` in Python integers."""
+    r"""Rounded division :math:`\lfloor (x + \lfloor d/2 \rfloor)/d \rfloor` in Python integers (the oracle)."""
     return [(int(v) + divisor // 2) // divisor for v in values]

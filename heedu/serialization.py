@@ -46,7 +46,6 @@ True
 from __future__ import annotations
 
 import struct
-from typing import Union
 
 import numpy as np
 
@@ -66,7 +65,7 @@ FLAG_SEEDED = 1
 MAX_CIPHERTEXT_SIZE = 16
 MAX_PRIMES = 64
 
-Serializable = Union[CKKSParameters, Plaintext, Ciphertext, PublicKey, RelinKeys, GaloisKeys, SecretKey]
+Serializable = CKKSParameters | Plaintext | Ciphertext | PublicKey | RelinKeys | GaloisKeys | SecretKey
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -104,8 +103,9 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
     """
     if isinstance(obj, CKKSParameters):
         primes = obj.primes
-        payload = struct.pack(f"<QI{len(primes)}QdB", obj.poly_modulus_degree, len(primes), *primes,
-                              obj.scale, int(obj.allow_insecure))
+        payload = struct.pack(
+            f"<QI{len(primes)}QdB", obj.poly_modulus_degree, len(primes), *primes, obj.scale, int(obj.allow_insecure)
+        )
         return _frame(KIND_PARAMETERS, 0, bytes(32), payload)
     if context is None:
         raise TypeError(f"dumps({type(obj).__name__}) needs the context it belongs to: dumps(obj, context)")
@@ -190,7 +190,9 @@ def _read_header(data: bytes) -> tuple[int, int, bytes, _Reader]:
     if magic != MAGIC:
         raise SerializationError(f"not a heedu object: magic {bytes(magic)!r}, expected {MAGIC!r}")
     if version != FORMAT_VERSION:
-        raise SerializationError(f"unsupported heedu format version {version}; this heedu reads version {FORMAT_VERSION}")
+        raise SerializationError(
+            f"unsupported heedu format version {version}; this heedu reads version {FORMAT_VERSION}"
+        )
     if length != len(data) - HEADER.size:
         raise SerializationError(f"header declares {length} payload bytes but {len(data) - HEADER.size} are present")
     if flags & ~FLAG_SEEDED:
@@ -238,8 +240,9 @@ def loads(data: bytes, context: CKKSContext | None = None, allow_secret_key: boo
         scale, insecure = reader.unpack("dB", "scale")
         reader.finish()
         try:
-            return CKKSParameters(poly_modulus_degree=n, coeff_modulus=tuple(primes), scale=scale,
-                                  allow_insecure=bool(insecure))
+            return CKKSParameters(
+                poly_modulus_degree=n, coeff_modulus=tuple(primes), scale=scale, allow_insecure=bool(insecure)
+            )
         except ValueError as error:
             raise SerializationError(f"invalid parameters: {error}") from error
     if kind not in range(2, 8):
