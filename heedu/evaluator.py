@@ -275,10 +275,10 @@ class Evaluator:
 
         Decrypts to ``np.roll(x, -steps)``. Needs the Galois key for ``steps``.
         """
-        if int(steps) % self.context.slot_count == 0:
-            return self._ct(a)
         galois_elt = self._step_elt(steps)
         a = self._ct(a)
+        if int(steps) % self.context.slot_count == 0:
+            return a
         if not isinstance(galois_keys, GaloisKeys):
             raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
         galois_keys.key_for(galois_elt, f"a rotation by {steps} step(s)")

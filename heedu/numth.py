@@ -165,19 +165,6 @@ def mod_inverse(a: int, q: int) -> int:
     return pow(a, -1, q)
 
 
-def _prime_factors(n: int) -> list[int]:
-    factors, d = [], 2
-    while d * d <= n:
-        if n % d == 0:
-            factors.append(d)
-            while n % d == 0:
-                n //= d
-        d += 1 if d == 2 else 2
-    if n > 1:
-        factors.append(n)
-    return factors
-
-
 def is_primitive_root(root: int, degree: int, q: int) -> bool:
     r"""Whether ``root`` has multiplicative order exactly ``degree`` (a power of two) mod ``q``.
 
@@ -195,9 +182,10 @@ def is_primitive_root(root: int, degree: int, q: int) -> bool:
 def primitive_root(degree: int, q: int) -> int:
     r"""Some primitive ``degree``-th root of unity mod the prime ``q``.
 
-    If :math:`g` generates :math:`\mathbb{Z}_q^*` then :math:`g^{(q-1)/m}` has
-    order exactly :math:`m`. We find the smallest generator deterministically
-    (test candidates against every prime factor of :math:`q - 1`).
+    For any :math:`x`, :math:`x^{(q-1)/m}` has order dividing :math:`m`; for a
+    power of two :math:`m` the order is exactly :math:`m` iff the
+    :math:`(m/2)`-th power is :math:`-1`, true for half of all :math:`x`. We try
+    :math:`x = 2, 3, \dots` deterministically; no factoring of :math:`q - 1`.
 
     Raises
     ------
@@ -209,11 +197,14 @@ def primitive_root(degree: int, q: int) -> int:
     """
     if not is_prime(q) or (q - 1) % degree != 0:
         raise ParameterError(f"{q} is not a prime congruent to 1 mod {degree}")
-    factors = _prime_factors(q - 1)
-    g = 2
-    while any(pow(g, (q - 1) // f, q) == 1 for f in factors):
-        g += 1
-    return pow(g, (q - 1) // degree, q)
+    # No factoring of q - 1 needed: for a power-of-two degree m, x^((q-1)/m) has order exactly m
+    # iff its (m/2)-th power is -1, which holds for half of all x. Try x = 2, 3, ... in turn.
+    x = 2
+    while True:
+        root = pow(x, (q - 1) // degree, q)
+        if is_primitive_root(root, degree, q):
+            return root
+        x += 1
 
 
 def minimal_primitive_root(degree: int, q: int) -> int:

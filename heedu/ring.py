@@ -176,6 +176,8 @@ class RNSPoly:
         return RNSPoly(self.ring, modarith.mul_mod(self.data, other.data, self.ring.q), True)
 
     def __pow__(self, exponent: int) -> "RNSPoly":
+        if not isinstance(exponent, int) or isinstance(exponent, bool) or exponent < 1:
+            raise ValueError(f"RNSPoly powers take an integer exponent >= 1, got {exponent!r}")
         result = self
         for _ in range(exponent - 1):
             result = result * self

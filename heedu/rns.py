@@ -78,6 +78,11 @@ class RNSBasis:
         self.product = prod(moduli)
         # Garner: inverse of q_j modulo q_i for j < i.
         self._garner_inverses = [[pow(moduli[j], -1, moduli[i]) for j in range(i)] for i in range(len(moduli))]
+        # Mixed-radix digits of floor(Q / 2), the largest value that centers to itself.
+        half, self._half_digits = self.product // 2, []
+        for q in moduli:
+            half, digit = divmod(half, q)
+            self._half_digits.append(digit)
         # q_{k-1}^{-1} mod q_i for the division by the last prime, with Shoup companions.
         head = modarith.as_moduli(moduli[:-1]) if len(moduli) > 1 else np.zeros((0, 1), np.uint64)
         self._last_inverse = (
@@ -114,6 +119,8 @@ class RNSBasis:
         Takes a ``(k, n)`` array.
         """
         residues = self._check(residues)
+        if residues.ndim != 2:
+            raise ShapeError(f"compose takes one (k, n) array, got shape {residues.shape}; loop over the batch")
         Q = self.product
         out = []
         for column in residues.reshape(len(self), -1).T:
@@ -160,7 +167,14 @@ class RNSBasis:
             value = value * float(qi) + digits[i].astype(np.float64)
             complement = complement * float(qi) + (np.uint64(qi - 1) - digits[i]).astype(np.float64)
         complement += 1.0
-        return np.where(value <= complement, value, -complement)
+        # Decide the sign exactly: x > floor(Q/2) iff its digits exceed those of floor(Q/2), compared from
+        # the top (near +-Q/2, x and Q - x round to the same float, so the floats cannot decide).
+        negative = np.zeros(digits[0].shape, dtype=bool)
+        undecided = np.ones(digits[0].shape, dtype=bool)
+        for digit, half in zip(reversed(digits), reversed(self._half_digits)):
+            negative |= undecided & (digit > np.uint64(half))
+            undecided &= digit == np.uint64(half)
+        return np.where(negative, -complement, value)
 
     def divide_and_round_by_last(self, residues: np.ndarray) -> np.ndarray:
         r""":math:`\lfloor x / q_{k-1} \rceil` in the basis without its last prime (coefficient form).
