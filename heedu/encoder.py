@@ -157,7 +157,10 @@ class CKKSEncoder:
     # ------------------------------------------------------------------ encode
 
     def _validate_values(self, values: object) -> np.ndarray:
-        array = np.asarray(values)
+        try:
+            array = np.asarray(values)
+        except (ValueError, TypeError) as error:
+            raise EncodingError(f"values must form a 1-D numeric vector: {error}") from None
         if array.ndim == 0:
             array = array.reshape(1)
         if array.ndim != 1:
@@ -177,12 +180,13 @@ class CKKSEncoder:
     def _resolve(self, scale: float | None, level: int | None) -> tuple[float, int]:
         ctx = self.context
         level = ctx.max_level if level is None else level
-        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
+        if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
             raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
         scale = ctx.scale if scale is None else scale
-        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        real_types = (int, float, np.integer, np.floating)
+        if isinstance(scale, bool) or not isinstance(scale, real_types) or not math.isfinite(scale) or scale <= 0:
             raise ScaleOutOfBoundsError(f"scale must be a positive finite number, got {scale!r}")
-        return float(scale), level
+        return float(scale), int(level)
 
     def encode(self, values: object, scale: float | None = None, level: int | None = None) -> Plaintext:
         r"""Encode up to :math:`N/2` real or complex values (or one number, in slot 0).
@@ -204,7 +208,8 @@ class CKKSEncoder:
 
     def encode_constant(self, value: float, scale: float | None = None, level: int | None = None) -> Plaintext:
         r"""Encode a real number in *every* slot: the constant polynomial :math:`\lfloor \Delta c \rceil`."""
-        if isinstance(value, complex) or not np.isfinite(value):
+        real_types = (int, float, np.integer, np.floating)
+        if isinstance(value, bool) or not isinstance(value, real_types) or not math.isfinite(float(value)):
             raise EncodingError(f"encode_constant takes a finite real number, got {value!r}; use encode() for complex")
         scale, level = self._resolve(scale, level)
         coefficients = np.zeros(self.n)

@@ -12,20 +12,14 @@ Naming: functions returning a Hypothesis strategy are plural nouns or say
 Sizes are toys on purpose: property tests use ``N`` in :data:`TOY_DEGREES`, so a
 hundred examples cost milliseconds.
 
-A note on the prime pools. heedu's ``numth.primitive_root`` factors ``q - 1``
-by trial division, which needs about ``max(p_2, sqrt(p_1))`` steps for the two
-largest prime factors ``p_1 >= p_2`` of ``q - 1``; for some 60-bit primes that is
-seconds. The pools below keep only primes whose ``q - 1`` costs at most
-:data:`MAX_TRIAL_DIVISION_STEPS` steps (decided with ``sympy.factorint``, so
-deterministically), which keeps the property tests fast while still reaching
-61 bits. The known-answer tests use SEAL's real primes regardless.
+The NTT prime pools are fixed (the largest primes of a spread of bit sizes,
+from 8 to 61 bits), so heedu's per-prime table cache is reused across examples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache, lru_cache
-from math import isqrt
 
 import numpy as np
 import sympy
@@ -38,9 +32,6 @@ TOY_DEGREES: tuple[int, ...] = (2, 4, 8, 16, 32)
 
 #: The largest modulus heedu supports: the Mersenne prime 2^61 - 1 (61 bits).
 LARGEST_SUPPORTED_PRIME = 2**61 - 1
-
-#: Upper bound on the trial-division work (see the module docstring) of pool primes.
-MAX_TRIAL_DIVISION_STEPS = 2**16
 
 #: Bit sizes from which the NTT prime pools are drawn (those too small for a degree are skipped).
 POOL_BIT_SIZES: tuple[int, ...] = (8, 12, 17, 20, 24, 28, 30, 31, 32, 36, 40, 44, 48, 52, 55, 58, 59, 60, 61)
@@ -80,27 +71,18 @@ def largest_ntt_primes(n: int, bits: int, count: int) -> list[int]:
     return found
 
 
-def trial_division_steps(q: int) -> int:
-    """Rough number of trial divisions needed to factor ``q - 1`` (see the module docstring)."""
-    factors = sorted(sympy.factorint(q - 1))
-    largest = factors[-1]
-    second = factors[-2] if len(factors) > 1 else 2
-    return max(second, isqrt(largest))
-
-
 @cache
 def ntt_prime_pool(n: int) -> tuple[int, ...]:
     r"""A fixed pool of NTT-friendly primes for degree ``n``: :math:`q \equiv 1 \pmod{2n}`, 8 to 61 bits.
 
-    For each size in :data:`POOL_BIT_SIZES` the three largest such primes are
-    considered; those whose ``q - 1`` is expensive to factor by trial division are
-    left out (see the module docstring). Sorted ascending, no repeats.
+    For each size in :data:`POOL_BIT_SIZES`, the three largest such primes (as
+    found by :func:`largest_ntt_primes`). Sorted ascending, no repeats.
     """
     pool: set[int] = set()
     for bits in POOL_BIT_SIZES:
         if (1 << bits) <= 4 * n:
             continue
-        pool.update(q for q in largest_ntt_primes(n, bits, 3) if trial_division_steps(q) <= MAX_TRIAL_DIVISION_STEPS)
+        pool.update(largest_ntt_primes(n, bits, 3))
     return tuple(sorted(pool))
 
 

@@ -11,8 +11,8 @@ the Vandermonde oracle adds the error of ``exp`` at arguments up to :math:`2\pi 
 
 from __future__ import annotations
 
-from fractions import Fraction
 import warnings
+from fractions import Fraction
 from functools import cache
 
 import numpy as np
@@ -437,15 +437,9 @@ def test_decode_takes_a_plaintext(toy):
         toy.encoder.decode(ciphertext)
 
 
-# ---------------------------------------------------------------------------- known bugs (strict xfail)
+# ---------------------------------------------------------------------------- regressions (bugs found and fixed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: level and scale checks use isinstance(x, int) / (int, float), so NumPy scalars such as "
-    "np.int64(1) are rejected with the self-contradictory 'level must be an integer in [0, 2], got np.int64(1)'",
-)
 @pytest.mark.parametrize(
     "kwargs", [{"level": np.int64(1)}, {"scale": np.float32(2.0**20)}, {"scale": np.int64(2**20)}], ids=repr
 )
@@ -457,33 +451,16 @@ def test_numpy_scalars_are_valid_levels_and_scales(toy, kwargs):
     assert plaintext.level == kwargs.get("level", toy.context.max_level)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: a ragged nested list escapes as NumPy's bare ValueError ('inhomogeneous shape') from "
-    "np.asarray instead of the documented EncodingError",
-)
 def test_ragged_input_is_an_encoding_error(toy):
     with pytest.raises(heedu.EncodingError):
         toy.encoder.encode([[1.0, 2.0], [3.0]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: encode_constant('1') fails inside np.isfinite with NumPy's TypeError instead of EncodingError",
-)
 def test_encode_constant_of_a_string_is_an_encoding_error(toy):
     with pytest.raises(heedu.EncodingError):
         toy.encoder.encode_constant("1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: encode_constant tests isinstance(value, complex), which np.complex64 is not, so "
-    "np.complex64(1+2j) is encoded as 1.0 with the imaginary part silently dropped (only a ComplexWarning)",
-)
 def test_encode_constant_rejects_numpy_complex64(toy):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the ComplexWarning is a RuntimeWarning, an error under pytest's config
