@@ -42,11 +42,21 @@ from .params import CKKSContext
 
 
 def decompose(context: CKKSContext, level: int, c_ntt: np.ndarray) -> np.ndarray:
-    r"""Digits :math:`d_j = [c]_{q_j}` in NTT form over :math:`\{q_0..q_\ell, p\}`: shape ``(l+1, l+2, N)``."""
+    r"""Digits :math:`d_j = [c]_{q_j}` in NTT form over :math:`\{q_0..q_\ell, p\}`: shape ``(l+1, l+2, N)``.
+
+    Digit :math:`j` modulo its own prime :math:`q_j` is :math:`c \bmod q_j`, whose
+    NTT form we already hold (row ``j`` of ``c_ntt``); only the other rows need
+    a transform, as in SEAL.
+    """
     coefficients = context.ring(level).ntt.inverse(c_ntt)
     target = context.ring_with_special(level)
-    digits = modarith.reduce_mod(coefficients[:, None, :], target.q[None])
-    return target.ntt.forward(digits)
+    digits = np.empty((level + 1, target.k, context.n), dtype=np.uint64)
+    for j in range(level + 1):
+        others = [i for i in range(target.k) if i != j]
+        ring = context.ring_without(level, j)
+        digits[j, others] = ring.ntt.forward(modarith.reduce_mod(coefficients[j][None, :], ring.q))
+        digits[j, j] = c_ntt[j]
+    return digits
 
 
 def inner_product(context: CKKSContext, level: int, digits: np.ndarray, key: KSwitchKey) -> np.ndarray:

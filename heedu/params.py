@@ -196,6 +196,7 @@ class CKKSContext:
         self.key_parms_id = parms_id(self.n, parameters.primes)
         self._parms_ids = [parms_id(self.n, ring.moduli) for ring in self._rings]
         self._level_of_parms_id = {pid: level for level, pid in enumerate(self._parms_ids)}
+        self._rings_without: dict[tuple[int, int], PolyRing] = {}
 
     def __repr__(self) -> str:
         toy = ", TOY (insecure)" if not self.is_secure else ""
@@ -216,6 +217,14 @@ class CKKSContext:
             PolyRing(self.n, (*self.coeff_modulus[: level + 1], self.special_prime))
             for level in range(self.max_level + 1)
         ]
+
+    def ring_without(self, level: int, j: int) -> PolyRing:
+        r""":math:`\{q_0..q_{level}, p\}` without :math:`q_j`: the rows a key-switching digit is transformed into."""
+        key = (level, j)
+        if key not in self._rings_without:
+            moduli = self.ring_with_special(level).moduli
+            self._rings_without[key] = PolyRing(self.n, moduli[:j] + moduli[j + 1 :])
+        return self._rings_without[key]
 
     def parms_id(self, level: int) -> bytes:
         """SEAL's parms_id of data level ``level``."""
