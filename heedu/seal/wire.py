@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SerializationError
+from ..errors import SecretKeyExposureError, SerializationError
+from ..keys import SecretKey
 from ..params import CKKSContext
 from .blake2 import BlakePRNG
 from .samplers import SamplerVersion, WordStream, sample_uniform
@@ -309,3 +310,87 @@ def read_kswitch_keys(
     if cursor.remaining():
         raise SerializationError(f"{cursor.remaining()} unexpected bytes after the key-switching keys")
     return slots, end
+
+
+# --------------------------------------------------------------------------------- plaintexts and secret keys
+
+
+@dataclass(frozen=True)
+class SealPlaintext:
+    """A CKKS plaintext as SEAL stores it: NTT-form data ``(k, N)``, parms_id and scale."""
+
+    parms_id: bytes
+    data: np.ndarray
+    scale: float
+
+
+def plaintext_members(pt: SealPlaintext, version: tuple[int, int] = (3, 5)) -> bytes:
+    """Plaintext members: parms_id | u64 coeff_count | f64 scale | nested coefficient array."""
+    array = struct.pack("<Q", pt.data.size) + np.ascontiguousarray(pt.data, dtype="<u8").tobytes()
+    return pt.parms_id + struct.pack("<Qd", pt.data.size, pt.scale) + write_object(array, COMPR_NONE, version)
+
+
+def parse_plaintext_members(
+    members: bytes, context: CKKSContext, allowed_moduli: dict[bytes, tuple[int, ...]], what: str = "plaintext"
+) -> SealPlaintext:
+    """Parse plaintext members (the same in SEAL 3.5 and 4.x); the whole of ``members`` must be used."""
+    cursor = _Cursor(members, what)
+    parms_id = cursor.take(32, "parms_id")
+    if parms_id not in allowed_moduli:
+        raise SerializationError(f"{what} has parms_id {parms_id[:8][::-1].hex()}..., not a level of these parameters")
+    moduli = allowed_moduli[parms_id]
+    coeff_count, scale = cursor.unpack("Qd", "plaintext metadata")
+    if coeff_count != len(moduli) * context.n:
+        raise SerializationError(f"{what} declares {coeff_count} coefficients, expected {len(moduli) * context.n}")
+    if not (scale > 0 and np.isfinite(scale)):
+        raise SerializationError(f"{what} has scale {scale}; expected a positive finite number")
+    nested_header, nested, used = read_object(members, cursor.offset, max_bytes=len(members))
+    cursor.offset = used
+    if nested_header.compr_mode != COMPR_NONE:
+        raise SerializationError(f"{what}: the nested coefficient array must be uncompressed")
+    array = _Cursor(nested, f"{what} coefficients")
+    (count,) = array.unpack("Q", "coefficient count")
+    if count != coeff_count or array.remaining() != 8 * count:
+        raise SerializationError(f"{what} coefficient array holds {array.remaining()} bytes for {count} words")
+    words = np.frombuffer(array.take(8 * count, "coefficients"), dtype="<u8").astype(np.uint64)
+    words = words.reshape(len(moduli), context.n)
+    if (words >= np.array(moduli, dtype=np.uint64)[:, None]).any():
+        raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
+    if cursor.remaining():
+        raise SerializationError(f"{cursor.remaining()} unexpected bytes after the {what}")
+    return SealPlaintext(parms_id, words, float(scale))
+
+
+def write_plaintext(pt: SealPlaintext, compr_mode: int = COMPR_ZLIB) -> bytes:
+    """A complete SEAL 3.5 Plaintext object."""
+    return write_object(plaintext_members(pt), compr_mode)
+
+
+def read_plaintext(data: bytes, context: CKKSContext) -> SealPlaintext:
+    """Parse a complete SEAL Plaintext object at a data level (3.5 or 4.x)."""
+    _, members, end = read_object(data)
+    if end != len(data):
+        raise SerializationError(f"{len(data) - end} unexpected bytes after the SEAL plaintext")
+    return parse_plaintext_members(members, context, data_level_moduli(context))
+
+
+def write_secret_key(secret: SecretKey, context: CKKSContext, allow_secret_key: bool = False) -> bytes:
+    """A SEAL SecretKey object (the key-level plaintext :math:`s` in NTT form), only on explicit request."""
+    if not allow_secret_key:
+        raise SecretKeyExposureError("refusing to serialize a secret key; pass allow_secret_key=True if you mean to")
+    return write_object(plaintext_members(SealPlaintext(context.key_parms_id, secret.data, 1.0)), COMPR_NONE)
+
+
+def read_secret_key(data: bytes, context: CKKSContext, allow_secret_key: bool = False) -> SecretKey:
+    """Parse a SEAL SecretKey object; checks that the key is ternary, as SEAL's keys are."""
+    if not allow_secret_key:
+        raise SecretKeyExposureError("these bytes would load a secret key; pass allow_secret_key=True to load it")
+    _, members, end = read_object(data)
+    if end != len(data):
+        raise SerializationError(f"{len(data) - end} unexpected bytes after the SEAL secret key")
+    pt = parse_plaintext_members(members, context, {context.key_parms_id: context.key_ring.moduli}, "secret key")
+    ring = context.key_ring
+    coefficients = ring.basis.to_centered_float(ring.ntt.inverse(pt.data))
+    if not np.all(np.isin(coefficients, (-1.0, 0.0, 1.0))):
+        raise SerializationError("the secret key is not ternary: not a CKKS key of these parameters")
+    return SecretKey(coefficients.astype(np.int8), pt.data)
