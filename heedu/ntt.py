@@ -214,7 +214,9 @@ class _Workspace:
     Allocating fresh temporaries for every ufunc call costs more than the
     arithmetic once arrays pass a few hundred kilobytes (page faults), so the
     butterflies below write into these buffers with ``out=``. The arithmetic is
-    exactly that of :func:`heedu.modarith.mul_shoup` and friends.
+    exactly that of :func:`heedu.modarith.mul_shoup` and friends. Writing results
+    into contiguous scratch and touching the strided ``X``/``Y`` views once per
+    stage measured faster than Harvey's lazy variant, which needs more strided passes.
     """
 
     def __init__(self, batch: int, k: int, n: int) -> None:
@@ -228,7 +230,17 @@ class _Workspace:
     def spare(self, group_shape: tuple[int, int]) -> np.ndarray:
         return self._views(group_shape)[5]
 
-    def mul_shoup(self, y, w, w_shoup_low, w_shoup_high, q, group_shape, out=None):
+    def mul_shoup(
+        self,
+        y: np.ndarray,
+        w: np.ndarray,
+        w_shoup_low: np.ndarray,
+        w_shoup_high: np.ndarray,
+        q: np.ndarray,
+        group_shape: tuple[int, int],
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``y * w mod q`` by Shoup's method, into scratch (or ``out``); see :func:`heedu.modarith.mul_shoup`."""
         y0, y1, low, cross1, cross2 = self._views(group_shape)[:5]
         np.bitwise_and(y, _LOW32, out=y0)
         np.right_shift(y, _32, out=y1)
@@ -253,13 +265,13 @@ class _Workspace:
         np.subtract(y0, q, out=y1)
         return np.minimum(y0, y1, out=y0 if out is None else out)
 
-    def add_mod(self, x, y, q, out):
+    def add_mod(self, x: np.ndarray, y: np.ndarray, q: np.ndarray, out: np.ndarray) -> np.ndarray:
         total, shifted = self.buffers[3].reshape(out.shape), self.buffers[4].reshape(out.shape)
         np.add(x, y, out=total)
         np.subtract(total, q, out=shifted)
         return np.minimum(total, shifted, out=out)
 
-    def sub_mod(self, x, y, q, out):
+    def sub_mod(self, x: np.ndarray, y: np.ndarray, q: np.ndarray, out: np.ndarray) -> np.ndarray:
         total, shifted = self.buffers[3].reshape(out.shape), self.buffers[4].reshape(out.shape)
         np.subtract(x, y, out=total)
         np.add(total, q, out=total)
