@@ -88,18 +88,37 @@ class PublicKey:
 
 @dataclass(eq=False)
 class KSwitchKey:
-    r"""Key-switching key: one RLWE component per data prime, ``data`` of shape ``(L+1, 2, K, N)``.
+    r"""Key-switching key: one RLWE component per data prime, ``data`` of shape ``(l+1, 2, l+2, N)``.
 
-    ``data[j]`` encrypts :math:`p e_j s'` under :math:`s`. ``seeds[j]`` (if
-    any) regenerates ``data[j, 1]``. ``shoup`` caches Shoup companions of
-    ``data`` for fast multiplication (derived, never serialized).
+    ``data[j]`` encrypts :math:`p e_j s'` under :math:`s` over the primes
+    :math:`\{q_0, \dots, q_l, p\}`. A fresh key covers every level
+    (:math:`l = L`); :meth:`trimmed` keeps only what switching at levels up to
+    :math:`l` needs (the components and rows of the higher primes are never
+    touched there), which makes keys used only after rescaling much smaller.
+    ``seeds[j]`` (if any) regenerates ``data[j, 1]`` (expanded over the full key
+    ring, then restricted to the kept rows). ``shoup`` caches Shoup companions
+    (derived, never serialized).
     """
 
     data: np.ndarray
     seeds: tuple[bytes, ...] | None = None
     _shoup: np.ndarray | None = field(default=None, repr=False)
 
+    @property
+    def level(self) -> int:
+        """The highest data level this key can switch at."""
+        return int(self.data.shape[0]) - 1
+
+    def trimmed(self, level: int) -> KSwitchKey:
+        """The same key restricted to levels ``<= level``: components ``0..level``, rows ``q_0..q_level, p``."""
+        if not 0 <= level <= self.level:
+            raise ParameterError(f"cannot trim a key of level {self.level} to level {level}")
+        rows = [*range(level + 1), self.data.shape[2] - 1]
+        seeds = self.seeds[: level + 1] if self.seeds is not None else None
+        return KSwitchKey(np.ascontiguousarray(self.data[: level + 1][:, :, rows, :]), seeds)
+
     def shoup(self, key_q: np.ndarray) -> np.ndarray:
+        """Shoup companions of ``data`` modulo ``key_q`` (the key's rows), computed once."""
         if self._shoup is None:
             self._shoup = modarith.shoup_precompute(self.data, key_q)
         return self._shoup
@@ -135,6 +154,18 @@ class GaloisKeys:
 
     def has_conjugation(self) -> bool:
         return 2 * self.poly_modulus_degree - 1 in self.keys
+
+    def galois_elt_of(self, step: int) -> int:
+        """The Galois element of a rotation by ``step`` slots in this ring."""
+        return galois_elt_from_step(step, self.poly_modulus_degree)
+
+    def trimmed(self, levels_by_step: dict[int, int]) -> GaloisKeys:
+        """Keep the keys for the given rotation steps, each trimmed to the highest level it is used at."""
+        keys = {}
+        for step, level in levels_by_step.items():
+            galois_elt = galois_elt_from_step(step, self.poly_modulus_degree)
+            keys[galois_elt] = self.key_for(galois_elt, f"a rotation by {step} step(s)").trimmed(level)
+        return GaloisKeys(keys, self.poly_modulus_degree)
 
     def key_for(self, galois_elt: int, what: str) -> KSwitchKey:
         try:

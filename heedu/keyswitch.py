@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import modarith
+from .errors import LevelError
 from .keys import KSwitchKey
 from .params import CKKSContext
 
@@ -61,10 +62,15 @@ def decompose(context: CKKSContext, level: int, c_ntt: np.ndarray) -> np.ndarray
 
 def inner_product(context: CKKSContext, level: int, digits: np.ndarray, key: KSwitchKey) -> np.ndarray:
     r""":math:`\sum_j d_j \cdot k_j` over :math:`\{q_0..q_\ell, p\}`: shape ``(2, l+2, N)``, NTT form."""
+    if level > key.level:
+        raise LevelError(
+            f"this key-switching key was trimmed to level {key.level} but the ciphertext is at level {level}; "
+            "generate the key for the higher level or mod_switch the ciphertext down first"
+        )
     target = context.ring_with_special(level)
-    rows = [*range(level + 1), context.key_ring.k - 1]
+    rows = [*range(level + 1), key.data.shape[2] - 1]
     key_data = key.data[: level + 1][:, :, rows, :]
-    key_shoup = key.shoup(context.key_ring.q)[: level + 1][:, :, rows, :]
+    key_shoup = key.shoup(context.ring_with_special(key.level).q)[: level + 1][:, :, rows, :]
     products = modarith.mul_shoup(digits[:, None, :, :], key_data, key_shoup, target.q)
     accumulator = products[0]
     for term in products[1:]:

@@ -202,16 +202,18 @@ def _read_header(data: bytes) -> tuple[int, int, bytes, _Reader]:
 
 def _read_kswitch(reader: _Reader, context: CKKSContext, seeded: bool) -> KSwitchKey:
     (count,) = reader.unpack("I", "the number of key components")
-    if count != context.max_level + 1:
-        raise SerializationError(f"a key-switching key has {count} components, expected {context.max_level + 1}")
-    ring = context.key_ring
+    if not 1 <= count <= context.max_level + 1:
+        raise SerializationError(f"a key-switching key has {count} components, expected 1..{context.max_level + 1}")
+    level = count - 1  # a key trimmed to level l has l + 1 components over {q_0..q_l, p}
+    ring = context.ring_with_special(level)
+    kept_rows = [*range(level + 1), context.key_ring.k - 1]
     components, seeds = [], []
     for j in range(count):
         b = reader.polynomial(ring.moduli, ring.n, f"key component {j}")
         if seeded:
             seed = bytes(reader.take(SEED_BYTES, f"seed of key component {j}"))
             seeds.append(seed)
-            a = expand_seed(seed, ring.moduli, ring.n)
+            a = expand_seed(seed, context.key_ring.moduli, ring.n)[kept_rows]
         else:
             a = reader.polynomial(ring.moduli, ring.n, f"key component {j}")
         components.append(np.stack([b, a]))
