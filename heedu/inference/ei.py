@@ -188,9 +188,15 @@ class EILinearRegressionClient:
 
     def encrypt(self, x: object) -> list[str]:
         """Encrypt a feature vector: one seeded ciphertext per 4096 features, base64 strings."""
-        values = np.asarray(x, dtype=np.float64).ravel() if not isinstance(x, str) else None
-        if values is None or values.size == 0 or not np.all(np.isfinite(values)):
-            raise ShapeError("encrypt takes a non-empty vector of finite numbers")
+        try:
+            values = None if isinstance(x, (str, bytes)) else np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+            raise ShapeError(
+                f"encrypt takes one non-empty 1-D vector of finite numbers, got {type(x).__name__} "
+                f"of shape {np.shape(x) if values is not None else '?'}; encrypt a batch one row at a time"
+            )
         ctx = self.context
         level = ctx.max_level
         ring = ctx.ring(level)

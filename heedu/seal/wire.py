@@ -51,6 +51,12 @@ SEED_WORDS = 8
 SEED_BYTES = 8 * SEED_WORDS
 MAX_OBJECT_BYTES = 256 * 1024 * 1024  # no object heedu reads legitimately comes near this
 MAX_CIPHERTEXT_SIZE = 16
+MAX_KEY_BYTES = 64 * 1024 * 1024  # the tutorial's 12 Galois keys inflate to about 9.5 MB
+
+
+def max_ciphertext_bytes(context: CKKSContext) -> int:
+    """The largest legitimate ciphertext of these parameters (decompressed), plus room for headers."""
+    return MAX_CIPHERTEXT_SIZE * context.key_ring.k * context.n * 8 + 4096
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,7 @@ def data_level_moduli(context: CKKSContext) -> dict[bytes, tuple[int, ...]]:
 
 def read_ciphertext(data: bytes, context: CKKSContext, sampler: SamplerVersion = "3.5.0") -> SealCiphertext:
     """Parse a complete SEAL Ciphertext object (3.5 or 4.x layout, seeded or not, zlib or none)."""
-    header, members, end = read_object(data)
+    header, members, end = read_object(data, max_bytes=max_ciphertext_bytes(context))
     if end != len(data):
         raise SerializationError(f"{len(data) - end} unexpected bytes after the SEAL ciphertext")
     ct, _ = parse_ciphertext_members(members, header, context, data_level_moduli(context), sampler)
@@ -275,9 +281,10 @@ def read_kswitch_keys(
     context: CKKSContext,
     max_slots: int,
     sampler: SamplerVersion = "3.5.0",
+    max_bytes: int = MAX_KEY_BYTES,
 ) -> tuple[dict[int, list[SealCiphertext]], int]:
     """Parse a KSwitchKeys object at ``offset``: ``{index: components}`` of the non-empty slots, and the end offset."""
-    _, members, end = read_object(data, offset)
+    _, members, end = read_object(data, offset, max_bytes=max_bytes)
     cursor = _Cursor(members, "key-switching keys")
     parms_id = cursor.take(32, "parms_id")
     if parms_id != context.key_parms_id:
