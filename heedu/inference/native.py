@@ -12,7 +12,12 @@ Per group of inputs that fit in one ciphertext, the server runs:
 1. hoisted baby-step rotations of the input (one key-switch decomposition);
 2. products with the pre-rotated diagonals, summed per giant-step group;
 3. a rescale of each group (level :math:`L \to L-1`), the giant-step rotations, the sum;
-4. the folding ladder, the bias, and a mod switch to level 0 so the answer is small.
+4. the folding ladder and the bias;
+5. a product with a 0/1 mask of the score slots and a rescale to level 0. Without
+   it the other slots would hold partial sums of :math:`W` that the client could
+   decrypt: the mask makes the answer reveal the scores and nothing else about
+   the model. It costs one level (no key switch); with too few levels the
+   server must opt out explicitly (``allow_unmasked_answer=True``).
 
 Messages are bytes with a small header: magic, version, the plan's fingerprint
 (so a query for another model or parameter set is refused), counts, then
@@ -23,7 +28,7 @@ Examples
 --------
 >>> import numpy as np, heedu
 >>> from heedu.inference import EncryptedLinearModel, InferenceClient, LinearModel
->>> params = heedu.CKKSParameters(poly_modulus_degree=64, coeff_modulus_bits=[50, 40, 50],
+>>> params = heedu.CKKSParameters(poly_modulus_degree=64, coeff_modulus_bits=[50, 40, 40, 50],
 ...                               scale=2.0**40, allow_insecure=True)
 >>> server = EncryptedLinearModel(LinearModel(np.array([[1.0, 2.0], [3.0, -1.0]]), np.zeros(2)), params)
 >>> client = InferenceClient(server.plan)
@@ -174,14 +179,26 @@ class EncryptedLinearModel:
     model : LinearModel
     parameters : CKKSParameters, optional
         Defaults to the tutorial's N = 8192, [60, 40, 40, 60], 2^40.
+    allow_unmasked_answer : bool
+        With only two data primes there is no level left to mask the answer, and its
+        non-score slots would reveal partial sums of the weights. Refused unless set.
     """
 
-    def __init__(self, model: LinearModel, parameters: CKKSParameters | None = None) -> None:
+    def __init__(
+        self, model: LinearModel, parameters: CKKSParameters | None = None, allow_unmasked_answer: bool = False
+    ) -> None:
         if not isinstance(model, LinearModel):
             raise TypeError(f"expected a LinearModel (or use from_sklearn), got {type(model).__name__}")
         self.model = model
         self.context = CKKSContext(parameters if parameters is not None else CKKSParameters.tutorial())
         _check_levels(self.context)
+        self.masked = self.context.max_level >= 2
+        if not self.masked and not allow_unmasked_answer:
+            raise ParameterError(
+                "masking the answer to the score slots needs a third data prime (e.g. [60, 40, 40, 60]); "
+                "without it the answer reveals partial sums of the weights. Add a prime, or pass "
+                "allow_unmasked_answer=True if the model is not secret."
+            )
         packing = PackingPlan.for_model(model.n_features, model.n_outputs, self.context.slot_count)
         self.plan = InferencePlan(self.context.parameters, packing)
         self._evaluator = Evaluator(self.context)
@@ -202,6 +219,11 @@ class EncryptedLinearModel:
             plain.shoup(self.context.ring(top).q)  # precompute once: every query multiplies by these
         rescaled = self.context.scale * self.context.scale / self.context.coeff_modulus[top]
         self._bias = encoder.encode(packing.bias_slots(model.bias), scale=rescaled, level=top - 1)
+        # The mask's scale is the prime the next rescale divides by, so the answer keeps the scale `rescaled`.
+        self._mask = None
+        if self.masked:
+            score_slots = packing.bias_slots(np.ones(model.n_outputs))
+            self._mask = encoder.encode(score_slots, scale=self.context.coeff_modulus[top - 1], level=top - 1)
         self._key_cache: dict[bytes, GaloisKeys] = {}
 
     @classmethod
@@ -256,6 +278,8 @@ class EncryptedLinearModel:
         for step in packing.fold_rotations:
             total = ev.add(total, ev.rotate_vector(total, step, keys))
         total = ev.add_plain(total, self._bias)
+        if self._mask is not None:
+            total = ev.rescale_to_next(ev.multiply_plain(total, self._mask))
         return ev.mod_switch_to(total, 0)
 
     def predict(self, query: bytes, keys: bytes) -> bytes:

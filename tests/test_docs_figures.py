@@ -1,0 +1,115 @@
+"""The documentation's code runs, and its figures can be drawn.
+
+* Every block fenced as ```python in the chapters of ``DOCUMENTED`` is executed, in the order of the
+  file and in one namespace per file, so a block may use what an earlier one defined (as a reader
+  does). Tracebacks point at the Markdown file and its line numbers. Blocks that are not meant to
+  run are fenced as ```text or ```sh and are not executed.
+* ``docs/figures/make_figures.py`` draws its PNGs into a temporary directory; those tests are
+  skipped when matplotlib is not installed (it is not a dependency of heedu).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from heedu.inference import PackingPlan
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+DOCUMENTED = ["linear-layers.md", "seal-interop.md"]
+FIGURE_SCRIPT = DOCS / "figures" / "make_figures.py"
+FIGURES = ["slot-layout.png", "diagonals.png", "schedule.png"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# A python fence at the start of a line, up to the next fence at the start of a line.
+PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="matplotlib is not installed (optional, only for the figures): .venv/bin/pip install matplotlib",
+)
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """``(lines before the block's first line, code)`` for every ```python block of a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, match.start(1)), match.group(1)) for match in PYTHON_BLOCK.finditer(text)]
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_python_blocks_run(name: str) -> None:
+    path = DOCS / name
+    blocks = python_blocks(path)
+    assert blocks, f"{name} has no ```python block"
+    # An indented or otherwise unusual python fence would be skipped silently: refuse it instead.
+    assert len(blocks) == path.read_text(encoding="utf-8").count("```python"), (
+        f"{name} has ```python fences that do not start a line; they would not be tested"
+    )
+    namespace: dict[str, object] = {"__name__": f"docs_{path.stem.replace('-', '_')}"}
+    for lines_before, code in blocks:
+        # Leading newlines make the line numbers of a traceback those of the Markdown file.
+        exec(compile("\n" * lines_before + code, str(path), "exec"), namespace)
+
+
+def test_printed_plan_matches_the_code() -> None:
+    """The MNIST plan printed in linear-layers.md is what PackingPlan.describe() says today."""
+    text = (DOCS / "linear-layers.md").read_text(encoding="utf-8")
+    assert PackingPlan.for_model(784, 10, 4096).describe() in text
+
+
+def _check_png(path: Path) -> None:
+    import matplotlib.image
+
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), f"{path.name} is not a PNG"
+    assert len(data) > 20_000, f"{path.name} is only {len(data)} bytes"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the IHDR chunk
+    assert width >= 1000 and height >= 600, f"{path.name} is {width} x {height} pixels"
+    pixels = matplotlib.image.imread(path)[..., :3]
+    drawn = (pixels < 0.95).any(axis=-1).mean()  # share of pixels that are not (near) white
+    colours = len({tuple(p) for p in pixels[::7, ::7].reshape(-1, 3).round(2).tolist()})
+    assert drawn > 0.05, f"{path.name} is almost blank ({drawn:.1%} drawn)"
+    assert colours > 10, f"{path.name} has only {colours} colours"
+
+
+@needs_matplotlib
+def test_make_figures(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(FIGURE_SCRIPT), str(tmp_path / "cli")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for name in FIGURES:
+        _check_png(tmp_path / "cli" / name)
+
+    # Deterministic: drawing again (here in-process, without writing bytecode next to it) gives the same bytes.
+    make_figures = runpy.run_path(str(FIGURE_SCRIPT))["make_figures"]
+    again = make_figures(tmp_path / "again")
+    assert [p.name for p in again] == FIGURES
+    for name in FIGURES:
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+
+
+def test_make_figures_without_matplotlib(tmp_path: Path) -> None:
+    """Without matplotlib the script stops with an instruction, not a traceback."""
+    hide_matplotlib = (
+        "import runpy, sys\n"
+        "sys.modules['matplotlib'] = None  # makes `import matplotlib` raise ImportError\n"
+        f"sys.argv = ['make_figures.py', {str(tmp_path)!r}]\n"
+        f"runpy.run_path({str(FIGURE_SCRIPT)!r}, run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", hide_matplotlib], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "needs matplotlib" in result.stderr and "pip install matplotlib" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
