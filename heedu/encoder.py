@@ -219,9 +219,15 @@ class CKKSEncoder:
     def encode_coefficients(self, coefficients: np.ndarray, scale: float, level: int) -> Plaintext:
         """Scale real coefficients, round half to even, and lift them into the RNS ring in NTT form."""
         ring = self.context.ring(level)
-        scaled = np.rint(np.asarray(coefficients, dtype=np.float64) * scale)
+        with np.errstate(over="ignore"):  # an overflow to infinity is reported just below, as an EncodingError
+            scaled = np.rint(np.asarray(coefficients, dtype=np.float64) * scale)
         largest = float(np.max(np.abs(scaled))) if scaled.size else 0.0
-        if not math.isfinite(largest) or largest >= ring.basis.product / 2:
+        if not math.isfinite(largest):
+            raise EncodingError(
+                f"values times the scale 2^{math.log2(scale):.1f} overflow double precision; "
+                "reduce the values or the scale"
+            )
+        if largest >= ring.basis.product / 2:
             raise EncodingError(
                 f"scaled values reach 2^{math.log2(largest) if largest > 0 else 0:.1f}, beyond the "
                 f"level-{level} modulus of {ring.basis.product.bit_length()} bits: reduce the scale "

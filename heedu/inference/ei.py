@@ -126,6 +126,11 @@ class EILinearRegressionClient:
         seed); a fresh one is drawn from the OS CSPRNG if omitted.
     verbose : bool
         Print progress (never the secret).
+
+    Raises
+    ------
+    EIProtocolError
+        ``secret_key`` is not base64 of exactly 64 bytes.
     """
 
     def __init__(self, secret_key: str | None = None, session_id: str | None = None, verbose: bool = False) -> None:
@@ -187,7 +192,11 @@ class EILinearRegressionClient:
         return self.secret_key_hash()[:32], galois + relin
 
     def encrypt(self, x: object) -> list[str]:
-        """Encrypt a feature vector: one seeded ciphertext per 4096 features, base64 strings."""
+        """Encrypt a feature vector: one seeded ciphertext per 4096 features, base64 strings.
+
+        Raises :class:`~heedu.errors.ShapeError` unless ``x`` is a non-empty 1-D vector of
+        finite numbers, and :class:`~heedu.errors.EncodingError` for values too large to encode.
+        """
         try:
             values = None if isinstance(x, (str, bytes)) else np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError):
@@ -214,7 +223,11 @@ class EILinearRegressionClient:
         return out
 
     def decrypt(self, results: Sequence[str]) -> np.ndarray:
-        """Decrypt the server's answer: slot 0 of each ciphertext, one score per class."""
+        """Decrypt the server's answer: slot 0 of each ciphertext, one score per class.
+
+        Raises :class:`EIProtocolError` (not a non-empty list of base64 strings) or
+        :class:`~heedu.errors.SerializationError` (not valid SEAL ciphertexts of these parameters).
+        """
         if isinstance(results, (str, bytes)) or not isinstance(results, Sequence) or not results:
             raise EIProtocolError("decrypt takes a non-empty list of base64 ciphertexts (the server's answer)")
         ctx = self.context
@@ -269,6 +282,9 @@ class EIServer:
     def load_public_keys(self, blob: bytes) -> tuple[GaloisKeys, RelinKeys]:
         """Parse the client's key blob (GaloisKeys then RelinKeys) into heedu keys; checks every key.
 
+        Raises :class:`EIProtocolError` (not bytes, rotation keys missing) or
+        :class:`~heedu.errors.SerializationError` (malformed SEAL data).
+
         The last :data:`KEY_CACHE_ENTRIES` parsed blobs are kept, keyed by their hash,
         so a client that calls again does not pay for parsing (and seed expansion) twice.
         """
@@ -296,6 +312,12 @@ class EIServer:
         }
         if 0 not in relin_slots:
             raise SerializationError("the key blob's RelinKeys are empty")
+        missing = [step for step in ROTATION_LADDER if pow(3, step, 2 * ctx.n) not in keys]
+        if missing:
+            raise EIProtocolError(
+                f"the key blob's GaloisKeys lack rotations by {missing}: it must hold GaloisKeys for "
+                f"+1, +2, ..., +2048 followed by RelinKeys, as get_public_keys() makes them"
+            )
         relin = RelinKeys(KSwitchKey(np.stack([c.data for c in relin_slots[0]])))
         return GaloisKeys(keys, ctx.n), relin
 
@@ -308,7 +330,16 @@ class EIServer:
         return self._weight_plaintexts[key]
 
     def predict(self, ciphertexts: Sequence[str], public_keys: bytes) -> list[str]:
-        """One base64 result ciphertext per class, each holding that class's score in every slot."""
+        """One base64 result ciphertext per class, each holding that class's score in every slot.
+
+        Raises
+        ------
+        EIProtocolError
+            Not a list of base64 strings, the wrong number of ciphertexts for the model's
+            features, inputs not at the top level, or a key blob missing rotation keys.
+        SerializationError
+            A ciphertext or the key blob is not valid SEAL 3.5 data for these parameters.
+        """
         if isinstance(ciphertexts, (str, bytes)) or not isinstance(ciphertexts, Sequence) or not ciphertexts:
             raise EIProtocolError("predict takes a non-empty list of base64 ciphertexts")
         if len(ciphertexts) > MAX_REQUEST_CIPHERTEXTS:
@@ -328,8 +359,11 @@ class EIServer:
             if sealed.data.shape[0] != 2:
                 raise EIProtocolError(f"ciphertext {i} has {sealed.data.shape[0]} polynomials, expected 2")
             inputs.append(Ciphertext(sealed.data, level, sealed.scale))
-        if len({c.level for c in inputs}) != 1 or inputs[0].level < 1:
-            raise EIProtocolError("all input ciphertexts must be at the same level, above level 0")
+        if any(c.level != ctx.max_level for c in inputs):
+            raise EIProtocolError(
+                f"input ciphertexts must be fresh encryptions at the top level {ctx.max_level} "
+                "(a result sent back as input is at a lower level)"
+            )
         results = []
         for cls in range(self.weights.shape[0]):
             level = inputs[0].level

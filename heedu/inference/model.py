@@ -42,10 +42,12 @@ class LinearModel:
 
     def __post_init__(self) -> None:
         try:
-            weights = np.asarray(self.weights, dtype=np.float64)
-            bias = np.asarray(self.bias, dtype=np.float64)
+            raw_weights, raw_bias = np.asarray(self.weights), np.asarray(self.bias)
+            if np.iscomplexobj(raw_weights) or np.iscomplexobj(raw_bias):
+                raise TypeError("complex values are not allowed")
+            weights, bias = raw_weights.astype(np.float64), raw_bias.astype(np.float64)
         except (TypeError, ValueError) as error:
-            raise ShapeError(f"weights and bias must be numeric arrays: {error}") from None
+            raise ShapeError(f"weights and bias must be real numeric arrays: {error}") from None
         if weights.ndim == 1:
             weights = weights[None, :]
         if weights.ndim != 2 or weights.size == 0:
@@ -79,16 +81,22 @@ class LinearModel:
             )
         intercept = getattr(estimator, "intercept_", 0.0)
         coef = np.asarray(coef, dtype=np.float64)
-        one_dimensional = coef.ndim == 1 or coef.shape[0] == 1
+        # Binary classifiers store coef_ as (1, d) but return (n,) scores; a regressor fitted on a
+        # (n, 1) target keeps (n, 1) outputs, and one fitted on (n,) has a 1-D coef_.
+        one_dimensional = coef.ndim == 1 or (coef.shape[0] == 1 and hasattr(estimator, "classes_"))
         classes = getattr(estimator, "classes_", None)
         return cls(coef, np.atleast_1d(np.asarray(intercept, dtype=np.float64)), one_dimensional, classes)
 
     def check_inputs(self, x: object) -> np.ndarray:
         """``x`` as a float64 ``(n, n_features)`` batch (a single ``(n_features,)`` input becomes ``n = 1``)."""
         try:
-            array = np.asarray(x, dtype=np.float64)
+            raw = np.asarray(x)
+            complex_input = np.iscomplexobj(raw)
+            array = raw.astype(np.float64) if not complex_input else raw
         except (TypeError, ValueError) as error:
-            raise ShapeError(f"inputs must be numeric: {error}") from None
+            raise ShapeError(f"inputs must be a numeric vector or matrix: {error}") from None
+        if complex_input:
+            raise ShapeError("inputs must be real numbers, not complex")
         if array.ndim == 1:
             array = array[None, :]
         if array.ndim != 2 or array.shape[1] != self.n_features or array.shape[0] == 0:
@@ -101,8 +109,9 @@ class LinearModel:
 
     def decision_function(self, x: object) -> np.ndarray:
         """The plaintext scores :math:`x W^T + b`, shaped like scikit-learn's."""
-        single = np.ndim(x) == 1
-        scores = self.check_inputs(x) @ self.weights.T + self.bias
+        batch = self.check_inputs(x)
+        single = np.asarray(x).ndim == 1
+        scores = batch @ self.weights.T + self.bias
         return self.shape_scores(scores, single)
 
     def shape_scores(self, scores: np.ndarray, single: bool) -> np.ndarray:

@@ -77,6 +77,7 @@ class InferencePlan:
 
     parameters: CKKSParameters
     packing: PackingPlan
+    one_dimensional: bool = False  # the model returns (n,) scores, as a binary classifier does
 
     @property
     def fingerprint(self) -> bytes:
@@ -92,6 +93,7 @@ class InferencePlan:
                 "scale": p.scale,
                 "allow_insecure": p.allow_insecure,
                 "packing": asdict(self.packing),
+                "one_dimensional": self.one_dimensional,
             },
             sort_keys=True,
         )
@@ -107,12 +109,15 @@ class InferencePlan:
                 allow_insecure=bool(data["allow_insecure"]),
             )
             packing = PackingPlan(**{k: int(v) for k, v in data["packing"].items()})
-        except (KeyError, TypeError, ValueError) as error:
+            one_dimensional = data["one_dimensional"]
+            if not isinstance(one_dimensional, bool):
+                raise TypeError("one_dimensional must be true or false")
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             raise ProtocolError(f"not a valid inference plan: {error}") from None
         expected = PackingPlan.for_model(packing.n_features, packing.n_outputs, packing.slot_count)
         if packing != expected or packing.slot_count != parameters.poly_modulus_degree // 2:
             raise ProtocolError("the plan's layout is inconsistent with its sizes; re-export it from the server")
-        return cls(parameters, packing)
+        return cls(parameters, packing, one_dimensional)
 
     def describe(self) -> str:
         ctx_bits = [q.bit_length() for q in self.parameters.primes]
@@ -142,6 +147,8 @@ def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple
         raise ProtocolError(f"not a heedu {what}: magic {got_magic!r}, expected {magic!r}")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(f"{what} has protocol version {version}; this heedu speaks {PROTOCOL_VERSION}")
+    if flags & ~FLAG_SINGLE_INPUT or (flags & FLAG_SINGLE_INPUT and inputs != 1):
+        raise ProtocolError(f"the {what} has flags 0x{flags:02x} inconsistent with its {inputs} input(s)")
     if fingerprint != plan.fingerprint:
         raise ProtocolError(f"the {what} was made for another model or parameter set (plan fingerprint differs)")
     packing = plan.packing
@@ -200,7 +207,7 @@ class EncryptedLinearModel:
                 "allow_unmasked_answer=True if the model is not secret."
             )
         packing = PackingPlan.for_model(model.n_features, model.n_outputs, self.context.slot_count)
-        self.plan = InferencePlan(self.context.parameters, packing)
+        self.plan = InferencePlan(self.context.parameters, packing, model.one_dimensional)
         self._evaluator = Evaluator(self.context)
         encoder = CKKSEncoder(self.context)
         top = self.context.max_level
@@ -343,8 +350,8 @@ class InferenceClient:
     def encrypt(self, x: object) -> bytes:
         """Encrypt one input ``(n_features,)`` or a batch ``(n, n_features)`` into a query."""
         packing = self.plan.packing
-        single = np.ndim(x) == 1
         batch = LinearModel(np.zeros((1, packing.n_features)), np.zeros(1)).check_inputs(x)
+        single = np.asarray(x).ndim == 1
         groups = []
         for slots in packing.input_slots(batch):
             groups.append(
@@ -355,13 +362,20 @@ class InferenceClient:
     def decrypt(self, answer: bytes) -> np.ndarray:
         """Scores shaped like the model's ``decision_function`` on the encrypted input."""
         flags, inputs, groups = _unpack(answer, ANSWER_MAGIC, self.plan, "answer")
+        ctx = self.context
+        expected_scale = ctx.scale * ctx.scale / ctx.coeff_modulus[ctx.max_level]
         slots = []
         for (blob,) in groups:
-            ct = loads(blob, self.context)
-            if not isinstance(ct, Ciphertext):
-                raise ProtocolError("an answer must hold ciphertexts")
+            try:
+                ct = loads(blob, ctx)
+            except SerializationError as error:
+                raise ProtocolError(f"an answer ciphertext is malformed: {error}") from None
+            if not isinstance(ct, Ciphertext) or ct.size != 2 or ct.level != 0:
+                raise ProtocolError("an answer must hold size-2 ciphertexts at level 0")
+            if not math.isclose(ct.scale, expected_scale, rel_tol=1e-9):
+                raise ProtocolError(f"an answer ciphertext has scale {ct.scale!r}, expected {expected_scale!r}")
             slots.append(self._encoder.decode(self._decryptor.decrypt(ct)))
         scores = self.plan.packing.read_scores(np.array(slots), inputs)
-        if self.plan.packing.n_outputs == 1:
+        if self.plan.one_dimensional:
             scores = scores[:, 0]
         return scores[0] if flags & FLAG_SINGLE_INPUT else scores

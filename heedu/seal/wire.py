@@ -215,8 +215,7 @@ def parse_ciphertext_members(
         )
     if not 2 <= size <= MAX_CIPHERTEXT_SIZE:
         raise SerializationError(f"{what} declares {size} polynomials; expected 2..{MAX_CIPHERTEXT_SIZE}")
-    if not (scale > 0 and np.isfinite(scale)):
-        raise SerializationError(f"{what} has scale {scale}; expected a positive finite number")
+    _check_scale(scale, moduli, what)
     nested_header, nested, used = read_object(members, cursor.offset, max_bytes=len(members))
     cursor.offset = used
     if nested_header.compr_mode != COMPR_NONE:
@@ -245,6 +244,13 @@ def parse_ciphertext_members(
     if exact and cursor.remaining():
         raise SerializationError(f"{cursor.remaining()} unexpected bytes after the {what}")
     return SealCiphertext(parms_id, words, float(scale), seed), cursor.offset
+
+
+def _check_scale(scale: float, moduli: tuple[int, ...], what: str) -> None:
+    """A CKKS scale is at least 1 and leaves room below the level's modulus (SEAL's own bound)."""
+    bits = sum(q.bit_length() for q in moduli)
+    if not (np.isfinite(scale) and 1.0 <= scale < 2.0**bits):
+        raise SerializationError(f"{what} has scale {scale!r}; expected a number in [1, 2^{bits}) for its level")
 
 
 def data_level_moduli(context: CKKSContext) -> dict[bytes, tuple[int, ...]]:
@@ -349,8 +355,7 @@ def parse_plaintext_members(
     coeff_count, scale = cursor.unpack("Qd", "plaintext metadata")
     if coeff_count != len(moduli) * context.n:
         raise SerializationError(f"{what} declares {coeff_count} coefficients, expected {len(moduli) * context.n}")
-    if not (scale > 0 and np.isfinite(scale)):
-        raise SerializationError(f"{what} has scale {scale}; expected a positive finite number")
+    _check_scale(scale, moduli, what)
     nested_header, nested, used = read_object(members, cursor.offset, max_bytes=len(members))
     cursor.offset = used
     if nested_header.compr_mode != COMPR_NONE:
