@@ -216,26 +216,15 @@ def parse_ciphertext_members(
     if not 2 <= size <= MAX_CIPHERTEXT_SIZE:
         raise SerializationError(f"{what} declares {size} polynomials; expected 2..{MAX_CIPHERTEXT_SIZE}")
     _check_scale(scale, moduli, what)
-    nested_header, nested, used = read_object(members, cursor.offset, max_bytes=len(members))
-    cursor.offset = used
-    if nested_header.compr_mode != COMPR_NONE:
-        raise SerializationError(f"{what}: the nested coefficient array must be uncompressed")
-    array = _Cursor(nested, f"{what} coefficients")
-    (count,) = array.unpack("Q", "coefficient count")
-    full, half = size * k * n, k * n
-    if count == full:
+    words = _read_coefficient_array(members, cursor, moduli, n, what)
+    if words.shape[0] == size:
         seeded = False
-    elif count == half and size == 2:
+    elif words.shape[0] == 1 and size == 2:
         seeded = True
     else:
-        raise SerializationError(f"{what} stores {count} coefficients; expected {full} (or {half} with a seed)")
-    if array.remaining() != 8 * count:
-        raise SerializationError(f"{what} coefficient array holds {array.remaining()} bytes, expected {8 * count}")
-    words = np.frombuffer(array.take(8 * count, "coefficients"), dtype="<u8").astype(np.uint64)
-    words = words.reshape(-1, k, n)
-    q = np.array(moduli, dtype=np.uint64)[:, None]
-    if (words >= q).any():
-        raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
+        raise SerializationError(
+            f"{what} stores {words.shape[0]} polynomial(s) for size {size}; expected {size} (or 1 with a seed)"
+        )
     seed = None
     if seeded:
         seed = cursor.take(SEED_BYTES, "seed")
@@ -244,6 +233,30 @@ def parse_ciphertext_members(
     if exact and cursor.remaining():
         raise SerializationError(f"{cursor.remaining()} unexpected bytes after the {what}")
     return SealCiphertext(parms_id, words, float(scale), seed), cursor.offset
+
+
+def _read_coefficient_array(members: bytes, cursor: _Cursor, moduli: tuple[int, ...], n: int, what: str) -> np.ndarray:
+    """The nested, uncompressed SEAL array of u64 words after an object's metadata, as ``(polys, k, n)``.
+
+    Checks the declared count against the bytes present and against whole ``k x n`` polynomials
+    before reading, and that every word is reduced modulo its row's prime.
+    """
+    nested_header, nested, cursor.offset = read_object(members, cursor.offset, max_bytes=len(members))
+    if nested_header.compr_mode != COMPR_NONE:
+        raise SerializationError(f"{what}: the nested coefficient array must be uncompressed")
+    array = _Cursor(nested, f"{what} coefficients")
+    (count,) = array.unpack("Q", "coefficient count")
+    per_poly = len(moduli) * n
+    if count == 0 or count % per_poly or array.remaining() != 8 * count:
+        raise SerializationError(
+            f"{what} stores {count} coefficients and its array holds {array.remaining()} bytes; "
+            f"expected a positive multiple of {per_poly} ({len(moduli)} primes x N = {n}), 8 bytes each"
+        )
+    words = np.frombuffer(array.take(8 * count, "coefficients"), dtype="<u8").astype(np.uint64)
+    words = words.reshape(-1, len(moduli), n)
+    if (words >= np.array(moduli, dtype=np.uint64)[:, None]).any():
+        raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
+    return words
 
 
 def _check_scale(scale: float, moduli: tuple[int, ...], what: str) -> None:
@@ -270,9 +283,7 @@ def read_ciphertext(data: bytes, context: CKKSContext, sampler: SamplerVersion =
 # --------------------------------------------------------------------------------- keys
 
 
-def write_kswitch_keys(
-    parms_id: bytes, slots: list[list[SealCiphertext]], compr_mode: int = COMPR_ZLIB
-) -> bytes:
+def write_kswitch_keys(parms_id: bytes, slots: list[list[SealCiphertext]], compr_mode: int = COMPR_ZLIB) -> bytes:
     """A complete KSwitchKeys object (GaloisKeys or RelinKeys): ``slots[i]`` holds the PublicKeys of index ``i``."""
     parts = [parms_id, struct.pack("<Q", len(slots))]
     for components in slots:
@@ -356,18 +367,10 @@ def parse_plaintext_members(
     if coeff_count != len(moduli) * context.n:
         raise SerializationError(f"{what} declares {coeff_count} coefficients, expected {len(moduli) * context.n}")
     _check_scale(scale, moduli, what)
-    nested_header, nested, used = read_object(members, cursor.offset, max_bytes=len(members))
-    cursor.offset = used
-    if nested_header.compr_mode != COMPR_NONE:
-        raise SerializationError(f"{what}: the nested coefficient array must be uncompressed")
-    array = _Cursor(nested, f"{what} coefficients")
-    (count,) = array.unpack("Q", "coefficient count")
-    if count != coeff_count or array.remaining() != 8 * count:
-        raise SerializationError(f"{what} coefficient array holds {array.remaining()} bytes for {count} words")
-    words = np.frombuffer(array.take(8 * count, "coefficients"), dtype="<u8").astype(np.uint64)
-    words = words.reshape(len(moduli), context.n)
-    if (words >= np.array(moduli, dtype=np.uint64)[:, None]).any():
-        raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
+    words = _read_coefficient_array(members, cursor, moduli, context.n, what)
+    if words.shape[0] != 1:
+        raise SerializationError(f"{what} stores {words.shape[0]} polynomials; a plaintext has one")
+    words = words[0]
     if cursor.remaining():
         raise SerializationError(f"{cursor.remaining()} unexpected bytes after the {what}")
     return SealPlaintext(parms_id, words, float(scale))
