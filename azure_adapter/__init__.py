@@ -1,0 +1,1 @@
+"""heedu on Azure ML: scoring script, key exchange, deployment, client and a local stack."""
