@@ -85,8 +85,8 @@ def test_tutorial_flow_unchanged_with_the_original_client(heedu_service, azurite
         container.create_container()
     container.upload_blob(key_id, blob, overwrite=True)
     for row in x[:2]:
-        body = {"data": client.encrypt(row), "key_id": key_id, "conn_str": azurite.connection_string,
-                "container": "tutorial"}  # fmt: skip
+        body = {"data": client.encrypt(row), "key_id": key_id}
+        body.update(conn_str=azurite.connection_string, container="tutorial")
         scores = client.decrypt(post_json(heedu_service.scoring_uri, body))
         np.testing.assert_allclose(scores, model.decision_function(row[None])[0], atol=1e-4)
 
@@ -124,8 +124,9 @@ def _bad_requests(azurite, model_dir) -> dict[str, bytes]:
     account_key = service.credential.account_key
 
     def sas(name: str, permission: BlobSasPermissions, expiry: dt.datetime) -> str:
-        token = generate_blob_sas(service.account_name, CONTAINER, name, account_key=account_key,
-                                  permission=permission, expiry=expiry)  # fmt: skip
+        token = generate_blob_sas(
+            service.account_name, CONTAINER, name, account_key=account_key, permission=permission, expiry=expiry
+        )
         return f"{service.get_blob_client(CONTAINER, name).url}?{token}"
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -140,6 +141,14 @@ def _bad_requests(azurite, model_dir) -> dict[str, bytes]:
         return json.dumps(fields).encode()
 
     good = {"data": data, "key_id": key_id, "key_url": key_url}
+    later, earlier = now + dt.timedelta(hours=1), now - dt.timedelta(hours=1)
+    unknown = content_key_id(b"nobody")
+    unknown_url = sas(unknown, BlobSasPermissions(read=True), later)
+    impostor_url = sas(impostor, BlobSasPermissions(read=True), later)
+    expired_url = sas(fresh_id, BlobSasPermissions(read=True), earlier)
+    write_only_url = sas(fresh_id, BlobSasPermissions(write=True), later)
+    plain_url = service.get_blob_client(CONTAINER, fresh_id).url
+    junk_query = base64.b64encode(b"junk").decode()
     return {
         "not JSON": b"{this is not json",
         "a JSON list": b"[1, 2, 3]",
@@ -152,22 +161,16 @@ def _bad_requests(azurite, model_dir) -> dict[str, bytes]:
         "truncated ciphertext": body(**{**good, "data": [data[0][: len(data[0]) // 2]]}),
         "too many ciphertexts": body(**{**good, "data": data * 3}),
         "missing key_id": body(data=data, key_url=key_url),
-        "unknown key id": body(**{**good, "key_id": content_key_id(b"nobody"), "key_url":
-                                  sas(content_key_id(b"nobody"), BlobSasPermissions(read=True), now + dt.timedelta(hours=1))}),  # fmt: skip
-        "key blob not matching its id": body(**{**good, "key_id": impostor, "key_url":
-                                                sas(impostor, BlobSasPermissions(read=True), now + dt.timedelta(hours=1))}),  # fmt: skip
-        "expired SAS": body(**{**good, "key_id": fresh_id,
-                               "key_url": sas(fresh_id, BlobSasPermissions(read=True), now - dt.timedelta(hours=1))}),
-        "write-only SAS": body(**{**good, "key_id": fresh_id,
-                                  "key_url": sas(fresh_id, BlobSasPermissions(write=True), now + dt.timedelta(hours=1))}),
-        "key_url without SAS": body(**{**good, "key_id": fresh_id,
-                                       "key_url": service.get_blob_client(CONTAINER, fresh_id).url}),
+        "unknown key id": body(**{**good, "key_id": unknown, "key_url": unknown_url}),
+        "key blob not matching its id": body(**{**good, "key_id": impostor, "key_url": impostor_url}),
+        "expired SAS": body(**{**good, "key_id": fresh_id, "key_url": expired_url}),
+        "write-only SAS": body(**{**good, "key_id": fresh_id, "key_url": write_only_url}),
+        "key_url without SAS": body(**{**good, "key_id": fresh_id, "key_url": plain_url}),
         "malformed conn_str": body(data=data, key_id=fresh_id, conn_str="not a connection string", container=CONTAINER),
         "unknown protocol": body(protocol="heedu-native-9", query="AAAA", key_id=key_id, key_url=key_url),
-        "native garbage query": body(protocol="heedu-native-1", query=base64.b64encode(b"junk").decode(),
-                                     key_id=key_id, key_url=key_url),  # fmt: skip
+        "native garbage query": body(protocol="heedu-native-1", query=junk_query, key_id=key_id, key_url=key_url),
         "oversized body": body(**{**good, "padding": "x" * (17 * 1024 * 1024)}),
-    }  # fmt: skip
+    }
 
 
 def test_malformed_requests_get_4xx_and_the_worker_survives(heedu_service, azurite, model_dir) -> None:
