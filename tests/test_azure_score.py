@@ -203,8 +203,19 @@ def test_seal_backend_is_shielded_from_malformed_ciphertexts(seal_service, azuri
 # ------------------------------------------------------------------------------------ concurrency
 
 
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
 def test_four_concurrent_clients(heedu_service, azurite, model_dir) -> None:
+    from azure_adapter.score import KEY_CACHE_BYTES
+
     _, model, x = model_dir
+    (worker,) = heedu_service.worker_pids()
+    rss_before = _rss_bytes(worker)
     clients = [NativeServiceClient(heedu_service.scoring_uri, azurite.connection_string, CONTAINER) for _ in range(4)]
     expected = np.argmax(model.decision_function(x[:10]), axis=1)
     failures: list[str] = []
@@ -223,3 +234,7 @@ def test_four_concurrent_clients(heedu_service, azurite, model_dir) -> None:
     for thread in threads:
         thread.join(timeout=600)
     assert not failures, failures[:5]
+    # Four clients add four key bundles (about 6 MB each) to a cache capped at KEY_CACHE_BYTES; the
+    # worker's growth must stay within that cap plus working memory for the computation itself.
+    growth = _rss_bytes(worker) - rss_before
+    assert growth < KEY_CACHE_BYTES + 256 * 1024 * 1024, f"worker grew by {growth / 1e6:.0f} MB"
