@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .ei import EILinearRegressionClient, EIServer
-from .evaluate import predicted_labels
+from .evaluate import positive_int, predicted_labels
 from .model import LinearModel
 from .native import EncryptedLinearModel, InferenceClient
 
@@ -318,16 +318,6 @@ def random_inputs(n: int, n_features: int = 784, seed: int = RANDOM_SEED + 1) ->
     return x
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m heedu.inference.crosscheck``: every path on the tutorial's model (or a random one)."""
     from . import mnist
@@ -341,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, metavar="DIR", help=f"MNIST folder (default: ${mnist.DATA_ENV}, then ../shared/data)"
     )
-    parser.add_argument("--n", type=_positive, default=3, help="number of inputs (default: %(default)s)")
+    parser.add_argument("--n", type=positive_int, default=3, help="number of inputs (default: %(default)s)")
     parser.add_argument("--no-package", action="store_true", help=f"skip the real {PACKAGE} paths")
     args = parser.parse_args(argv)
 

@@ -312,7 +312,8 @@ def evaluate(
 # --------------------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a positive integer, or a clear usage error."""
     try:
         value = int(text)
     except ValueError:
@@ -341,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", type=Path, metavar="PKL", help=f"scikit-learn model (default: DIR/{mnist.TUTORIAL_MODEL})"
     )
-    parser.add_argument("--limit", type=_positive, metavar="N", help="only the first N images")
-    parser.add_argument("--batch-size", type=_positive, metavar="B", help="images per query (default: 48 for MNIST)")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
+    parser.add_argument("--batch-size", type=positive_int, metavar="B", help="images per query (default: 48 for MNIST)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv)
