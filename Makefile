@@ -19,7 +19,7 @@ $(AZURITE_STAMP):
 	npm install --prefix $(NODE_PREFIX) azurite@3.35.0 --save-exact --no-audit --no-fund
 
 demo: $(STAMP)
-	$(BIN)/python examples/00_demo.py
+	$(BIN)/heedu demo
 
 test: $(STAMP) $(AZURITE_STAMP)
 	$(BIN)/ruff check heedu tests benchmarks examples azure_adapter

@@ -1,0 +1,137 @@
+"""The ``heedu`` command line, run as ``python -m heedu`` in a subprocess (as a user would)."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def heedu(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "heedu", *args], cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert lines, "expected a message on stderr"
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, np.ndarray]:
+    joblib = pytest.importorskip("joblib")
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(60, 5))
+    y = np.argmax(x[:, :3] + 0.1 * rng.normal(size=(60, 3)), axis=1)
+    model = linear_model.LogisticRegression(max_iter=500).fit(x, y)
+    path = tmp_path_factory.mktemp("model") / "small.pkl"
+    joblib.dump(model, path)
+    return path, model, rng.normal(size=(4, 5))
+
+
+@pytest.mark.slow
+def test_demo_writes_png_and_reports_accuracy(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    result = heedu("demo", "--png", "tmp/x.png", cwd=_workdir(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert (_workdir(tmp_path) / "tmp" / "x.png").is_file()
+    assert "encrypted accuracy" in result.stdout and "plaintext accuracy" in result.stdout
+    assert "every image: yes" in result.stdout
+
+
+def _workdir(tmp_path: Path) -> Path:
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return tmp_path
+
+
+def test_file_round_trip_matches_decision_function(
+    tmp_path: Path, small_model: tuple[Path, object, np.ndarray]
+) -> None:
+    model_path, model, x = small_model
+    np.save(tmp_path / "x.npy", x)
+    plan, keys = tmp_path / "plan.json", tmp_path / "keys"
+    steps = [
+        ("plan", "--model", str(model_path), "--out", str(plan)),
+        ("keygen", "--plan", str(plan), "--out", str(keys)),
+        ("encrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
+         "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "query.bin")),
+        ("predict", "--model", str(model_path), "--query", str(tmp_path / "query.bin"),
+         "--keys", str(keys / "public.keys"), "--out", str(tmp_path / "answer.bin")),
+        ("decrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
+         "--answer", str(tmp_path / "answer.bin"), "--out", str(tmp_path / "scores.out")),
+    ]
+    for step in steps:
+        result = heedu(*step)
+        assert result.returncode == 0, f"{step[0]}: {result.stdout}{result.stderr}"
+    assert stat.S_IMODE((keys / "secret.key").stat().st_mode) == 0o600
+    scores = np.load(tmp_path / "scores.out")
+    np.testing.assert_allclose(scores, model.decision_function(x), atol=1e-4)  # type: ignore[attr-defined]
+
+    # A query for another plan (other parameters) is refused, cleanly.
+    other = heedu("predict", "--model", str(model_path), "--query", str(tmp_path / "query.bin"),
+                  "--keys", str(keys / "public.keys"), "--out", str(tmp_path / "a2.bin"),
+                  "--poly-modulus-degree", "4096", "--coeff-modulus-bits", "40,30,30,40")
+    assert_clean_failure(other, "error")
+    # Wrong plan for decryption: the keys directory instead of the plan.
+    wrong = heedu("decrypt", "--plan", str(keys / "public.keys"), "--secret-key", str(keys / "secret.key"),
+                  "--answer", str(tmp_path / "answer.bin"), "--out", str(tmp_path / "s2.npy"))
+    assert_clean_failure(wrong, "plan")
+    # A public key file where the secret key should be.
+    swapped = heedu("encrypt", "--plan", str(plan), "--secret-key", str(keys / "public.keys"),
+                    "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "q2.bin"))
+    assert_clean_failure(swapped)
+    # Inputs of the wrong width.
+    np.save(tmp_path / "bad.npy", np.zeros((2, 7)))
+    width = heedu("encrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
+                  "--input", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "q3.bin"))
+    assert_clean_failure(width)
+
+
+def test_params_prints_security_verdict() -> None:
+    result = heedu("params")
+    assert result.returncode == 0, result.stderr
+    assert "secure (128-bit classical)" in result.stdout
+    toy = heedu("params", "--poly-modulus-degree", "1024", "--coeff-modulus-bits", "40,30,40", "--allow-insecure")
+    assert toy.returncode == 0, toy.stderr
+    assert "INSECURE" in toy.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("params", "--coeff-modulus-bits", "60,forty"), "comma-separated"),
+        (("params", "--poly-modulus-degree", "1000"), "power of two"),
+        (("params", "--scale-bits", "nan"), "--scale-bits"),
+        (("params", "--poly-modulus-degree", "1024", "--coeff-modulus-bits", "60,60,60,60"), "error"),
+        (("keygen", "--plan", "/nonexistent/plan.json", "--out", "/tmp/heedu-none"), "not a file"),
+        (("predict", "--model", "/nonexistent.pkl", "--query", "q", "--keys", "k", "--out", "o"), "not a file"),
+        (("demo", "--mnist", "/nonexistent"), "go together"),
+        (("nosuchcommand",), "invalid choice"),
+    ],
+)
+def test_bad_inputs_fail_cleanly(args: tuple[str, ...], needle: str) -> None:
+    assert_clean_failure(heedu(*args), needle)
+
+
+def test_malformed_plan_and_model(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"poly_modulus_degree": 8192}')
+    assert_clean_failure(heedu("keygen", "--plan", str(plan), "--out", str(tmp_path / "k")), "plan")
+    plan.write_bytes(b"\xff\xfe")
+    assert_clean_failure(heedu("keygen", "--plan", str(plan), "--out", str(tmp_path / "k")), "plan")
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"not a pickle")
+    assert_clean_failure(heedu("plan", "--model", str(model), "--out", str(tmp_path / "p.json")), "model")
