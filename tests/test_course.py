@@ -1,0 +1,139 @@
+"""The course (docs/course/) runs, its figures can be drawn, and the site builds.
+
+* Every block fenced as ```python in a chapter is executed, in the order of the file and in one
+  namespace per chapter, as tests/test_docs_figures.py does for the other chapters. Tracebacks
+  point at the Markdown file and its line numbers.
+* ``docs/figures/course_figures.py`` draws the course's PNGs into a temporary directory (skipped
+  without matplotlib).
+* The MkDocs site builds with ``--strict`` from a temporary copy of ``docs/`` into which all
+  figures are generated; nothing is written into the repository (skipped without mkdocs).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+COURSE = DOCS / "course"
+CHAPTERS = sorted(path.name for path in COURSE.glob("[0-9][0-9]-*.md"))
+COURSE_FIGURES = DOCS / "figures" / "course_figures.py"
+MAKE_FIGURES = DOCS / "figures" / "make_figures.py"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\.\./figures/out/([^)\s]+)\)")
+
+# A python fence at the start of a line, up to the next fence at the start of a line.
+PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="matplotlib is not installed (optional, only for the figures): .venv/bin/pip install matplotlib",
+)
+needs_mkdocs = pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None,
+    reason="mkdocs and mkdocstrings are not installed: .venv/bin/pip install mkdocs 'mkdocstrings[python]'",
+)
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """``(lines before the block's first line, code)`` for every ```python block of a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, match.start(1)), match.group(1)) for match in PYTHON_BLOCK.finditer(text)]
+
+
+def test_chapters_exist() -> None:
+    assert CHAPTERS, "docs/course/ has no chapters"
+    assert CHAPTERS[0].startswith("01-"), CHAPTERS
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_python_blocks_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = COURSE / name
+    blocks = python_blocks(path)
+    assert blocks, f"{name} has no ```python block"
+    assert len(blocks) == path.read_text(encoding="utf-8").count("```python"), (
+        f"{name} has ```python fences that do not start a line; they would not be tested"
+    )
+    namespace: dict[str, object] = {"__name__": f"course_{path.stem.replace('-', '_')}"}
+    for lines_before, code in blocks:
+        # Leading newlines make the line numbers of a traceback those of the Markdown file.
+        exec(compile("\n" * lines_before + code, str(path), "exec"), namespace)
+
+
+def _course_figure_names() -> list[str]:
+    names = []
+    for name in CHAPTERS:
+        names += IMAGE_LINK.findall((COURSE / name).read_text(encoding="utf-8"))
+    return names
+
+
+def _check_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), f"{path.name} is not a PNG"
+    assert len(data) > 10_000, f"{path.name} is only {len(data)} bytes"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the IHDR chunk
+    assert width >= 800 and height >= 400, f"{path.name} is {width} x {height} pixels"
+
+
+@needs_matplotlib
+def test_course_figures(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(COURSE_FIGURES), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    drawn = sorted(path.name for path in tmp_path.glob("*.png"))
+    referenced = _course_figure_names()
+    assert referenced, "no chapter shows a figure"
+    assert set(referenced) <= set(drawn), f"chapters show figures that are not drawn: {set(referenced) - set(drawn)}"
+    for name in drawn:
+        _check_png(tmp_path / name)
+
+
+@needs_matplotlib
+def test_course_figures_are_deterministic(tmp_path: Path) -> None:
+    make = runpy.run_path(str(COURSE_FIGURES))["make_course_figures"]
+    first = make(tmp_path / "first")
+    second = make(tmp_path / "second")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@needs_matplotlib
+@needs_mkdocs
+def test_site_builds_strict(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` on a temporary copy of the docs with every figure generated."""
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("out", "__pycache__"))
+    for script in (COURSE_FIGURES, MAKE_FIGURES):
+        result = subprocess.run(
+            [sys.executable, str(script), str(docs / "figures" / "out")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    for name in CHAPTERS:
+        assert (tmp_path / "site" / "course" / Path(name).stem / "index.html").is_file(), name
