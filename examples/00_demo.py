@@ -8,24 +8,12 @@ session shows the engine it runs on.)
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
 import numpy as np
+from narration import step
 
 import heedu
 from heedu.debug import NoiseTracker
 from heedu.serialization import dumps
-
-T = TypeVar("T")
-
-
-def step(title: str, action: Callable[[], T]) -> T:
-    start = time.perf_counter()
-    result = action()
-    print(f"  {title:<52} {1000 * (time.perf_counter() - start):8.1f} ms")
-    return result
 
 
 def main() -> None:

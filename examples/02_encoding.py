@@ -13,23 +13,11 @@ Run it with `python examples/02_encoding.py`.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
+from narration import step
 
 import heedu
-
-T = TypeVar("T")
-
-
-def step(title: str, action: Callable[[], T]) -> T:
-    """Run ``action``, print how long it took, and return its result."""
-    start = time.perf_counter()
-    result = action()
-    print(f"  {title:<56} {1000 * (time.perf_counter() - start):8.1f} ms")
-    return result
 
 
 def negacyclic_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -14,29 +14,12 @@ Run it with `python examples/03_levels_and_rescaling.py`.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
+from narration import state, step
 
 import heedu
 from heedu.debug import NoiseTracker
-
-T = TypeVar("T")
-
-
-def step(title: str, action: Callable[[], T]) -> T:
-    """Run ``action``, print how long it took, and return its result."""
-    start = time.perf_counter()
-    result = action()
-    print(f"  {title:<56} {1000 * (time.perf_counter() - start):8.1f} ms")
-    return result
-
-
-def state(name: str, ct: heedu.Ciphertext) -> None:
-    """Print level and scale, the two things additions check."""
-    print(f"    {name:<12} level {ct.level}, log2(scale) = {math.log2(ct.scale):.10f}")
 
 
 def main() -> None:

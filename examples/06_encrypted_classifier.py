@@ -14,27 +14,14 @@ Run it with `python examples/06_encrypted_classifier.py`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
 import numpy as np
+from narration import step
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import heedu
 from heedu.inference import EncryptedLinearModel, InferenceClient, InferencePlan
-
-T = TypeVar("T")
-
-
-def step(title: str, action: Callable[[], T]) -> T:
-    """Run ``action``, print how long it took, and return its result."""
-    start = time.perf_counter()
-    result = action()
-    print(f"  {title:<56} {1000 * (time.perf_counter() - start):8.1f} ms")
-    return result
 
 
 def main() -> None:
