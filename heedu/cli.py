@@ -353,6 +353,13 @@ def _write_png(path: str, image: np.ndarray, shape: tuple[int, int], scores: np.
     return True
 
 
+def _score_script() -> Path:
+    """The Azure entry script, wherever the azure_adapter package is installed (checkout or wheel)."""
+    import azure_adapter
+
+    return Path(azure_adapter.__file__).resolve().parent / "score.py"
+
+
 def _azure_scores(model: object, x: np.ndarray) -> np.ndarray | None:
     """The same batch through the local Azure stack (Azurite + azmlinfsrv + score.py); None when unavailable."""
     try:
@@ -375,7 +382,7 @@ def _azure_scores(model: object, x: np.ndarray) -> np.ndarray | None:
         version_dir = Path(model_root) / "heedu-demo" / "1"  # Azure ML's <name>/<version>/ layout
         version_dir.mkdir(parents=True)
         joblib.dump(model, version_dir / "model.pkl")
-        entry = REPO_ROOT / "azure_adapter" / "score.py"
+        entry = _score_script()
         print(f"  starting Azurite and the inference server with {entry.name} (model in {version_dir}) ...")
         try:
             with LocalStack(entry_script=entry, model_dir=model_root) as stack:
@@ -505,7 +512,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     missing = missing_requirements()
     if missing:
         raise CLIError("cannot start the local stack: " + "; ".join(missing))
-    entry = REPO_ROOT / "azure_adapter" / "score.py"
+    entry = _score_script()
     with tempfile.TemporaryDirectory(prefix="heedu-serve-model-") as model_root:
         version_dir = Path(model_root) / model_path.stem / "1"
         version_dir.mkdir(parents=True)
