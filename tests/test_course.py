@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.markdown_blocks import run_python_blocks
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 COURSE = DOCS / "course"
@@ -30,8 +32,6 @@ MAKE_FIGURES = DOCS / "figures" / "make_figures.py"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\.\./figures/out/([^)\s]+)\)")
 
-# A python fence at the start of a line, up to the next fence at the start of a line.
-PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 needs_matplotlib = pytest.mark.skipif(
     importlib.util.find_spec("matplotlib") is None,
@@ -43,12 +43,6 @@ needs_mkdocs = pytest.mark.skipif(
 )
 
 
-def python_blocks(path: Path) -> list[tuple[int, str]]:
-    """``(lines before the block's first line, code)`` for every ```python block of a Markdown file."""
-    text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, match.start(1)), match.group(1)) for match in PYTHON_BLOCK.finditer(text)]
-
-
 def test_chapters_exist() -> None:
     assert CHAPTERS, "docs/course/ has no chapters"
     assert CHAPTERS[0].startswith("01-"), CHAPTERS
@@ -57,15 +51,7 @@ def test_chapters_exist() -> None:
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_python_blocks_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = COURSE / name
-    blocks = python_blocks(path)
-    assert blocks, f"{name} has no ```python block"
-    assert len(blocks) == path.read_text(encoding="utf-8").count("```python"), (
-        f"{name} has ```python fences that do not start a line; they would not be tested"
-    )
-    namespace: dict[str, object] = {"__name__": f"course_{path.stem.replace('-', '_')}"}
-    for lines_before, code in blocks:
-        # Leading newlines make the line numbers of a traceback those of the Markdown file.
-        exec(compile("\n" * lines_before + code, str(path), "exec"), namespace)
+    run_python_blocks(path, f"course_{path.stem.replace('-', '_')}")
 
 
 def _course_figure_names() -> list[str]:

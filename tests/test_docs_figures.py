@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 import runpy
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from heedu.inference import PackingPlan
+from tests.markdown_blocks import run_python_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -28,8 +28,6 @@ FIGURE_SCRIPT = DOCS / "figures" / "make_figures.py"
 FIGURES = ["slot-layout.png", "diagonals.png", "schedule.png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# A python fence at the start of a line, up to the next fence at the start of a line.
-PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 needs_matplotlib = pytest.mark.skipif(
     importlib.util.find_spec("matplotlib") is None,
@@ -37,25 +35,10 @@ needs_matplotlib = pytest.mark.skipif(
 )
 
 
-def python_blocks(path: Path) -> list[tuple[int, str]]:
-    """``(lines before the block's first line, code)`` for every ```python block of a Markdown file."""
-    text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, match.start(1)), match.group(1)) for match in PYTHON_BLOCK.finditer(text)]
-
-
 @pytest.mark.parametrize("name", DOCUMENTED)
 def test_python_blocks_run(name: str) -> None:
     path = DOCS / name
-    blocks = python_blocks(path)
-    assert blocks, f"{name} has no ```python block"
-    # An indented or otherwise unusual python fence would be skipped silently: refuse it instead.
-    assert len(blocks) == path.read_text(encoding="utf-8").count("```python"), (
-        f"{name} has ```python fences that do not start a line; they would not be tested"
-    )
-    namespace: dict[str, object] = {"__name__": f"docs_{path.stem.replace('-', '_')}"}
-    for lines_before, code in blocks:
-        # Leading newlines make the line numbers of a traceback those of the Markdown file.
-        exec(compile("\n" * lines_before + code, str(path), "exec"), namespace)
+    run_python_blocks(path, f"docs_{path.stem.replace('-', '_')}")
 
 
 def test_printed_plan_matches_the_code() -> None:
