@@ -36,11 +36,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -142,22 +140,11 @@ def time_calls(operation: Callable[[Any], object], make_input: Callable[[], Any]
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     operation(make_input())  # warm-up: fills caches, first-touch allocations
-    times: list[float] = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     faults_before = minor_page_faults()
-    try:
-        for _ in range(repeats):
-            argument = make_input()
-            start = time.perf_counter()
-            operation(argument)
-            times.append(time.perf_counter() - start)
-    finally:
-        faults_after = minor_page_faults()
-        if gc_was_enabled:
-            gc.enable()
+    median = native_seal.median_seconds(operation, make_input, repeats, warm_up=False)
+    faults_after = minor_page_faults()
     faults = None if faults_before is None or faults_after is None else (faults_after - faults_before) / repeats
-    return Timing(statistics.median(times), faults)
+    return Timing(median, faults)
 
 
 # --------------------------------------------------------------------------------------

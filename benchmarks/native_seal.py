@@ -271,18 +271,21 @@ def _tenseal_binding(sealapi: ModuleType) -> _Binding:
     )
 
 
-def _median_seconds(
+def median_seconds(
     operation: Callable[[Any], object],
     make_input: Callable[[], Any],
     repeats: int,
+    warm_up: bool = True,
 ) -> float:
     """Median wall time of ``operation(make_input())``, input made untimed.
 
-    One warm-up call comes first (it also lets SEAL's memory pool grow to its
-    working size); then ``repeats`` timed calls with the garbage collector
-    off. ``make_input`` runs before each call and is never timed.
+    One warm-up call comes first unless ``warm_up`` is false (it also lets
+    SEAL's memory pool grow to its working size); then ``repeats`` timed calls
+    with the garbage collector off. ``make_input`` runs before each call and is
+    never timed. heedu's benchmarks time with this same function.
     """
-    operation(make_input())
+    if warm_up:
+        operation(make_input())
     times: list[float] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -363,7 +366,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
     destination = session.new_plaintext()
     record(
         "encode",
-        _median_seconds(
+        median_seconds(
             lambda dest: session.encoder.encode(session.values, SCALE, dest),
             lambda: destination,
             repeats,
@@ -376,7 +379,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
     out_ct = session.new_ciphertext()
     record(
         "encrypt",
-        _median_seconds(
+        median_seconds(
             lambda dest: session.encryptor.encrypt(plain, dest),
             lambda: out_ct,
             repeats,
@@ -389,7 +392,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
 
     record(
         "multiply_plain",
-        _median_seconds(
+        median_seconds(
             lambda work: ev.multiply_plain_inplace(work, plain),
             lambda: copy(ct),
             repeats,
@@ -402,7 +405,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
     ev.multiply_plain_inplace(product, plain)
     record(
         "rescale",
-        _median_seconds(ev.rescale_to_next_inplace, lambda: copy(product), repeats),
+        median_seconds(ev.rescale_to_next_inplace, lambda: copy(product), repeats),
         "Evaluator.rescale_to_next_inplace of a fresh ct x pt product "
         "(size 2, 3 -> 2 primes, scale 2^80 -> ~2^40); input copied outside "
         "the timer",
@@ -410,7 +413,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
 
     record(
         "rotate",
-        _median_seconds(
+        median_seconds(
             lambda work: ev.rotate_vector_inplace(
                 work, ROTATION_STEPS, session.galois_keys
             ),
@@ -426,7 +429,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
     ev.multiply_inplace(size3, ct2)
     record(
         "relinearize",
-        _median_seconds(
+        median_seconds(
             lambda work: ev.relinearize_inplace(work, session.relin_keys),
             lambda: copy(size3),
             repeats,
@@ -437,7 +440,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
 
     record(
         "multiply",
-        _median_seconds(
+        median_seconds(
             lambda work: ev.multiply_inplace(work, ct2),
             lambda: copy(ct),
             repeats,
@@ -449,7 +452,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
     out_plain = session.new_plaintext()
     record(
         "decrypt",
-        _median_seconds(
+        median_seconds(
             lambda dest: session.decryptor.decrypt(ct, dest),
             lambda: out_plain,
             repeats,
@@ -460,7 +463,7 @@ def _measure_session(session: _Session, repeats: int) -> dict[str, dict]:
 
     record(
         "decode",
-        _median_seconds(session.decode, lambda: plain, repeats),
+        median_seconds(session.decode, lambda: plain, repeats),
         f"{session.decode_note}, from a top-level plaintext (3 primes), i.e. "
         "SEAL's 3 inverse NTTs, CRT composition and FFT",
     )
