@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
 from . import modarith
 from .encoder import Plaintext
-from .errors import ContextMismatchError, ParameterError
-from .keys import PublicKey, SecretKey
+from .errors import ContextMismatchError, ParameterError, ShapeError
+from .keys import PublicKey, SecretKey, refuse_to_pickle
 from .params import CKKSContext
 from .sampling import RandomSource, SecureRandomSource, expand_seed
 
@@ -69,30 +70,72 @@ class Ciphertext:
         )
 
 
+def _check_residues(context: CKKSContext, data: object, level: int, what: str) -> None:
+    """``data`` must be a ``uint64`` array whose row ``i`` is reduced modulo :math:`q_i`."""
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint64:
+        dtype = getattr(data, "dtype", type(data).__name__)
+        raise ShapeError(f"{what} data must be a uint64 NumPy array of residues, got {dtype}")
+    if (data >= context.ring(level).q).any():
+        raise ShapeError(f"{what} data holds a residue that is not reduced modulo its prime: it was not made by heedu")
+
+
 def check_plaintext(context: CKKSContext, plaintext: object) -> Plaintext:
-    """Validate that ``plaintext`` is a Plaintext of this context (shape and level)."""
+    r"""Validate that ``plaintext`` is a Plaintext of this context: level, shape, dtype, residues, scale.
+
+    Raises
+    ------
+    TypeError
+        Not a :class:`~heedu.encoder.Plaintext`.
+    LevelError
+        Its level is not a data level of ``context``.
+    ContextMismatchError
+        Its shape belongs to other parameters.
+    ShapeError
+        Its data is not ``uint64`` or holds unreduced residues.
+    ScaleOutOfBoundsError
+        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+    """
     if not isinstance(plaintext, Plaintext):
         raise TypeError(f"expected a Plaintext, got {type(plaintext).__name__}")
     context.check_level(plaintext.level)
-    if plaintext.data.shape != (plaintext.level + 1, context.n):
+    shape = getattr(plaintext.data, "shape", None)
+    if shape != (plaintext.level + 1, context.n):
         raise ContextMismatchError(
-            f"plaintext data has shape {plaintext.data.shape}, expected ({plaintext.level + 1}, {context.n}) "
+            f"plaintext data has shape {shape}, expected ({plaintext.level + 1}, {context.n}) "
             "for this context: was it made with other parameters?"
         )
+    _check_residues(context, plaintext.data, plaintext.level, "plaintext")
+    context.check_scale(plaintext.level, plaintext.scale, "a plaintext")
     return plaintext
 
 
 def check_ciphertext(context: CKKSContext, ciphertext: object) -> Ciphertext:
-    """Validate that ``ciphertext`` is a Ciphertext of this context (shape and level)."""
+    r"""Validate that ``ciphertext`` is a Ciphertext of this context: level, shape, dtype, residues, scale.
+
+    Raises
+    ------
+    TypeError
+        Not a :class:`Ciphertext`.
+    LevelError
+        Its level is not a data level of ``context``.
+    ContextMismatchError
+        Its shape belongs to other parameters.
+    ShapeError
+        Its data is not ``uint64`` or holds unreduced residues.
+    ScaleOutOfBoundsError
+        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+    """
     if not isinstance(ciphertext, Ciphertext):
         raise TypeError(f"expected a Ciphertext, got {type(ciphertext).__name__}")
     context.check_level(ciphertext.level)
-    shape = ciphertext.data.shape
-    if len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
+    shape = getattr(ciphertext.data, "shape", None)
+    if shape is None or len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
         raise ContextMismatchError(
             f"ciphertext data has shape {shape}, expected (size >= 2, {ciphertext.level + 1}, {context.n}) "
             "for this context: was it made with other parameters?"
         )
+    _check_residues(context, ciphertext.data, ciphertext.level, "ciphertext")
+    context.check_scale(ciphertext.level, ciphertext.scale, "a ciphertext")
     return ciphertext
 
 
@@ -131,6 +174,13 @@ class Encryptor:
 
     def __repr__(self) -> str:
         return f"Encryptor(public={self.public_key is not None}, symmetric={self._secret_key is not None})"
+
+    def __reduce_ex__(self, protocol: object) -> tuple:
+        # A public-key encryptor may travel to worker processes (its SecureRandomSource keeps no
+        # state to replay); one that holds the secret key may not.
+        if self._secret_key is not None:
+            refuse_to_pickle(self)
+        return super().__reduce_ex__(protocol)  # type: ignore[arg-type]
 
     def encrypt(self, plaintext: Plaintext) -> Ciphertext:
         r"""Public-key encryption: :math:`(ub + e_0, ua + e_1)` mod :math:`Q_\ell p`, divided by :math:`p`, plus pt."""
@@ -180,6 +230,9 @@ class Decryptor:
 
     def __repr__(self) -> str:
         return "Decryptor(<secret key hidden>)"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        refuse_to_pickle(self)
 
     def decrypt(self, ciphertext: Ciphertext) -> Plaintext:
         ciphertext = check_ciphertext(self.context, ciphertext)

@@ -47,18 +47,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 
 from . import modarith
-from .errors import MissingKeyError, ParameterError
+from .errors import MissingKeyError, ParameterError, SecretKeyExposureError
 from .params import CKKSContext
 from .ring import PolyRing, RNSPoly
 from .sampling import RandomSource, SecureRandomSource, expand_seed
 
 
+def refuse_to_pickle(holder: object) -> NoReturn:
+    """Raise :class:`~heedu.errors.SecretKeyExposureError`: ``holder`` holds a secret key.
+
+    ``pickle`` is a serialization nobody asks for explicitly: ``multiprocessing``,
+    ``joblib``, ``concurrent.futures`` and caches apply it to whatever they are given,
+    and a pickled secret ends up in a pipe, a temporary file or a log. So every
+    object that holds the secret (the key, a key generator, a decryptor, a client)
+    calls this from ``__reduce_ex__``, before any of its state is written.
+    """
+    raise SecretKeyExposureError(
+        f"refusing to pickle a {type(holder).__name__}: it holds a secret key, and pickles travel to worker "
+        "processes, caches and files. Create the object where it is used, or export the key on purpose with "
+        "heedu.serialization.dumps(secret_key, context, allow_secret_key=True)."
+    )
+
+
 class SecretKey:
-    r"""The ternary secret :math:`s`: small coefficients and the NTT form at the key level."""
+    r"""The ternary secret :math:`s`: small coefficients and the NTT form at the key level.
+
+    Never shown by ``repr``, never pickled (:func:`refuse_to_pickle`); written only by
+    :func:`heedu.serialization.dumps` with ``allow_secret_key=True``.
+    """
 
     __slots__ = ("coefficients", "data")
 
@@ -68,6 +89,9 @@ class SecretKey:
 
     def __repr__(self) -> str:
         return "SecretKey(<hidden>)"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        refuse_to_pickle(self)
 
     def at(self, ring: PolyRing, key_ring: PolyRing) -> np.ndarray:
         """NTT form of :math:`s` in ``ring`` (a subset of the key ring's primes): a row selection."""
@@ -230,6 +254,12 @@ class KeyGenerator:
         elif not isinstance(secret_key, SecretKey) or secret_key.data.shape != (ring.k, ring.n):
             raise ParameterError("secret_key must be a SecretKey of this context")
         self._secret_key = secret_key
+
+    def __repr__(self) -> str:
+        return f"KeyGenerator({self.context!r}, <secret key hidden>)"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        refuse_to_pickle(self)
 
     def secret_key(self) -> SecretKey:
         return self._secret_key

@@ -22,6 +22,14 @@ security with a ternary secret and :math:`\sigma = 3.2`. Parameters above it
 raise :class:`~heedu.errors.SecurityError` unless the caller passes
 ``allow_insecure=True``, and then :meth:`CKKSContext.describe` says so loudly.
 
+**Parameters from a peer.** The opt-in is the *local* caller's, never a field
+of received data: a fake service that served a toy plan (:math:`N = 64`) would
+otherwise receive keys from which lattice reduction recovers the secret in
+seconds. :func:`parameters_from_peer` is the one door for parameters read from
+bytes or from a peer's plan: it checks the degree, the number and size of the
+primes, the security table with the caller's own ``allow_insecure``, and the
+memory the context's tables would take, all before anything is allocated.
+
 References: [HES18] Homomorphic Encryption Standard, table 1 (classical,
 ternary); [CHKKS18] eprint 2018/931; [SEAL] ``encryptionparams.cpp``,
 ``context.cpp``, ``util/hestdparms.h``.
@@ -43,7 +51,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .errors import LevelError, ParameterError, SecurityError
+import numpy as np
+
+from .errors import LevelError, ParameterError, ScaleOutOfBoundsError, SecurityError
 from .numth import coeff_modulus_create, is_power_of_two, is_prime
 from .ring import PolyRing
 
@@ -58,6 +68,14 @@ HE_STANDARD_128_MAX_BITS: dict[int, int] = {
 }
 
 CKKS_SCHEME_ID = 2
+#: SEAL's bounds: at most 64 primes (``SEAL_COEFF_MOD_COUNT_MAX``), each below 2^61 here.
+MAX_PRIMES = 64
+MAX_PRIME_BITS = 61
+#: What parameters received from a peer may make this process allocate for the context's tables.
+PEER_CONTEXT_BUDGET_BYTES = 256 * 2**20
+#: Bytes of precomputed tables per prime and coefficient: ten uint64 NTT tables (twiddles, their
+#: inverses, Shoup companions and their 32-bit halves).
+_TABLE_BYTES_PER_ROW_ENTRY = 10 * 8
 
 
 def parms_id(poly_modulus_degree: int, moduli: Sequence[int]) -> bytes:
@@ -104,14 +122,26 @@ class CKKSParameters:
             raise ParameterError(f"poly_modulus_degree {n} is above SEAL's maximum 32768")
         if (self.coeff_modulus_bits is None) == (self.coeff_modulus is None):
             raise ParameterError("give exactly one of coeff_modulus_bits (e.g. [60, 40, 40, 60]) or coeff_modulus")
+        listed = self.coeff_modulus_bits if self.coeff_modulus_bits is not None else self.coeff_modulus
+        try:
+            count = len(listed)  # type: ignore[arg-type]
+        except TypeError:
+            raise ParameterError(f"the primes must be given as a sequence, got {type(listed).__name__}") from None
+        if count > MAX_PRIMES:
+            raise ParameterError(f"{count} primes requested; SEAL and heedu allow at most {MAX_PRIMES}")
         if self.coeff_modulus_bits is not None:
             object.__setattr__(self, "coeff_modulus_bits", tuple(self.coeff_modulus_bits))
             primes = tuple(coeff_modulus_create(n, self.coeff_modulus_bits))
         else:
-            primes = tuple(int(q) for q in self.coeff_modulus)  # type: ignore[union-attr]
+            primes = tuple(self.coeff_modulus)  # type: ignore[arg-type]
+            for q in primes:
+                # Size first: primality tests and float conversions of huge integers fail in other ways.
+                if not isinstance(q, (int, np.integer)) or isinstance(q, bool) or not 1 < int(q) < 2**MAX_PRIME_BITS:
+                    raise ParameterError(f"coeff_modulus entries must be integers in (1, 2^{MAX_PRIME_BITS}), got {q}")
+            primes = tuple(int(q) for q in primes)
             object.__setattr__(self, "coeff_modulus", primes)
             for q in primes:
-                if not is_prime(q) or q % (2 * n) != 1 or q.bit_length() > 61:
+                if not is_prime(q) or q % (2 * n) != 1:
                     raise ParameterError(
                         f"{q} is not a prime below 2^61 congruent to 1 mod 2N = {2 * n}; "
                         "use coeff_modulus_bits to let heedu choose primes"
@@ -141,10 +171,109 @@ class CKKSParameters:
         """All primes, data primes first and the special prime last."""
         return self._primes
 
+    @property
+    def total_bits(self) -> int:
+        r""":math:`\log_2(QP)` as the HE standard counts it: the sum of the primes' bit lengths."""
+        return sum(q.bit_length() for q in self._primes)
+
+    @property
+    def security_limit_bits(self) -> int | None:
+        """The HE standard's largest 128-bit-secure total for this degree (``None`` below N = 1024)."""
+        return HE_STANDARD_128_MAX_BITS.get(self.poly_modulus_degree)
+
+    @property
+    def is_secure(self) -> bool:
+        """True when the HE standard's table gives these parameters 128-bit classical security."""
+        limit = self.security_limit_bits
+        return limit is not None and self.total_bits <= limit
+
+    def check_security(self) -> None:
+        """Raise :class:`~heedu.errors.SecurityError` unless secure or ``allow_insecure`` was passed.
+
+        Raises
+        ------
+        SecurityError
+            Below the HE standard's 128-bit table without ``allow_insecure=True``.
+        """
+        if self.is_secure or self.allow_insecure:
+            return
+        n, limit = self.poly_modulus_degree, self.security_limit_bits
+        reason = (
+            f"log2(QP) = {self.total_bits} bits exceeds {limit}, the 128-bit bound for N = {n}"
+            if limit is not None
+            else f"N = {n} is below 1024, too small for any security"
+        )
+        raise SecurityError(
+            f"{reason} (HE standard). Use fewer or smaller primes or a larger N, "
+            "or pass allow_insecure=True for a toy ring (never for real data)."
+        )
+
+    @property
+    def context_table_bytes(self) -> int:
+        """About how many bytes a :class:`CKKSContext` of these parameters allocates for its tables.
+
+        One NTT table set per prime and level (levels share nothing), plus the key level's.
+        """
+        data = len(self._primes) - 1
+        rows = data * (data + 1) // 2 + len(self._primes)
+        return _TABLE_BYTES_PER_ROW_ENTRY * self.poly_modulus_degree * rows
+
     @classmethod
     def tutorial(cls) -> "CKKSParameters":
         """The Azure ML tutorial's parameters: N = 8192, [60, 40, 40, 60], scale 2^40."""
         return cls(poly_modulus_degree=8192, coeff_modulus_bits=(60, 40, 40, 60), scale=2.0**40)
+
+
+def parameters_from_peer(
+    poly_modulus_degree: object,
+    coeff_modulus: object,
+    scale: object,
+    *,
+    allow_insecure: bool = False,
+    max_context_bytes: int = PEER_CONTEXT_BUDGET_BYTES,
+) -> CKKSParameters:
+    """Parameters read from bytes or from a peer's plan: validated, security-checked and size-bounded.
+
+    ``allow_insecure`` is the local caller's decision; whatever the data says about it is ignored.
+
+    Raises
+    ------
+    ParameterError
+        Malformed values (not a power of two, not primes, too many or too large primes, a bad scale),
+        or a context whose tables would exceed ``max_context_bytes``.
+    SecurityError
+        Below the HE standard's 128-bit table, unless the local caller passed ``allow_insecure=True``.
+
+    Examples
+    --------
+    >>> parameters_from_peer(64, [1125899906839937, 1099511623297, 1125899906840833], 2.0**40)
+    Traceback (most recent call last):
+      ...
+    heedu.errors.SecurityError: N = 64 is below 1024, too small for any security (HE standard). ...
+    """
+    if not isinstance(poly_modulus_degree, (int, np.integer)) or isinstance(poly_modulus_degree, bool):
+        raise ParameterError(f"poly_modulus_degree must be an integer, got {poly_modulus_degree!r}")
+    if not isinstance(scale, (int, float, np.floating, np.integer)) or isinstance(scale, bool):
+        raise ParameterError(f"scale must be a number, got {scale!r}")
+    if not isinstance(coeff_modulus, (list, tuple)):
+        raise ParameterError(f"coeff_modulus must be a list of primes, got {type(coeff_modulus).__name__}")
+    n = int(poly_modulus_degree)
+    if not is_power_of_two(n) or not 2 <= n <= 32768:
+        raise ParameterError(f"poly_modulus_degree must be a power of two in [2, 32768], got {n}")
+    if len(coeff_modulus) > MAX_PRIMES:
+        raise ParameterError(f"{len(coeff_modulus)} primes; at most {MAX_PRIMES} are allowed")
+    rows = (len(coeff_modulus) - 1) * len(coeff_modulus) // 2 + len(coeff_modulus)
+    if _TABLE_BYTES_PER_ROW_ENTRY * n * rows > max_context_bytes:  # before primality tests: those cost too
+        raise ParameterError(
+            f"N = {n} with {len(coeff_modulus)} primes would need about "
+            f"{_TABLE_BYTES_PER_ROW_ENTRY * n * rows / 2**20:.0f} MiB of tables; parameters from a peer may use "
+            f"at most {max_context_bytes / 2**20:.0f} MiB"
+        )
+    parameters = CKKSParameters(
+        poly_modulus_degree=n, coeff_modulus=tuple(coeff_modulus), scale=float(scale), allow_insecure=allow_insecure
+    )
+    parameters.check_security()
+    return parameters
 
 
 class CKKSContext:
@@ -172,20 +301,10 @@ class CKKSContext:
         self.coeff_modulus = parameters.primes[:-1]
         self.special_prime = parameters.primes[-1]
         self.max_level = len(self.coeff_modulus) - 1
-        self.total_bits = sum(q.bit_length() for q in parameters.primes)
-        limit = HE_STANDARD_128_MAX_BITS.get(self.n)
-        self.security_limit_bits = limit
-        self.is_secure = limit is not None and self.total_bits <= limit
-        if not self.is_secure and not parameters.allow_insecure:
-            reason = (
-                f"log2(QP) = {self.total_bits} bits exceeds {limit}, the 128-bit bound for N = {self.n}"
-                if limit is not None
-                else f"N = {self.n} is below 1024, too small for any security"
-            )
-            raise SecurityError(
-                f"{reason} (HE standard). Use fewer or smaller primes or a larger N, "
-                "or pass allow_insecure=True for a toy ring (never for real data)."
-            )
+        self.total_bits = parameters.total_bits
+        self.security_limit_bits = parameters.security_limit_bits
+        self.is_secure = parameters.is_secure
+        parameters.check_security()
         if self.scale >= 2.0 ** (self.total_bits - self.special_prime.bit_length()):
             raise ParameterError(
                 f"scale 2^{math.log2(self.scale):.1f} does not fit in the data modulus of "
@@ -239,8 +358,30 @@ class CKKSContext:
             raise ParameterError(f"parms_id {bytes(pid)[:8].hex()}... is not a data level of this context") from None
 
     def check_level(self, level: int) -> None:
+        """Raise :class:`~heedu.errors.LevelError` unless ``level`` is a data level of this context."""
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= self.max_level:
             raise LevelError(f"level must be an integer in [0, {self.max_level}], got {level!r}")
+
+    def check_scale(self, level: int, scale: object, what: str = "a ciphertext") -> None:
+        r"""SEAL's rule for a stored scale: :math:`1 \le \Delta < 2^{\text{bits of } Q_\ell}`.
+
+        A scale below 1 or NaN cannot come from encoding; one at or above :math:`Q_\ell`
+        leaves no room for any value. Either decrypts to nonsense (NaN, 1e-289), so
+        objects that claim such a scale are refused where they enter.
+
+        Raises
+        ------
+        ScaleOutOfBoundsError
+            ``scale`` is not a finite number in that range.
+        """
+        self.check_level(level)
+        bits = sum(q.bit_length() for q in self.coeff_modulus[: level + 1])
+        real = isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool)
+        if not real or not (math.isfinite(scale) and scale >= 1 and math.log2(scale) < bits):  # type: ignore[arg-type]
+            raise ScaleOutOfBoundsError(
+                f"{what} at level {level} has scale {scale!r}; a scale must be a finite number in [1, 2^{bits}) "
+                f"there (the level's modulus has {bits} bits)"
+            )
 
     def describe(self) -> str:
         """A human-readable summary: security, levels, bits per level, precision budget, sizes."""

@@ -39,7 +39,7 @@ Examples
 >>> from heedu.serialization import dumps, loads
 >>> params = heedu.CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=[40, 30, 40],
 ...                               scale=2.0**30, allow_insecure=True)
->>> loads(dumps(params)) == params
+>>> loads(dumps(params), allow_insecure=True) == params  # a toy ring: the reader opts in itself
 True
 """
 
@@ -51,9 +51,9 @@ import numpy as np
 
 from .encoder import Plaintext
 from .encryption import Ciphertext, check_ciphertext, check_plaintext
-from .errors import ContextMismatchError, SecretKeyExposureError, SerializationError
+from .errors import ContextMismatchError, SecretKeyExposureError, SecurityError, SerializationError
 from .keys import GaloisKeys, KSwitchKey, PublicKey, RelinKeys, SecretKey
-from .params import CKKSContext, CKKSParameters
+from .params import CKKSContext, CKKSParameters, parameters_from_peer
 from .sampling import SEED_BYTES, expand_seed
 
 MAGIC = b"HEDU"
@@ -104,8 +104,8 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
     if isinstance(obj, CKKSParameters):
         primes = obj.primes
         payload = struct.pack(
-            f"<QI{len(primes)}QdB", obj.poly_modulus_degree, len(primes), *primes, obj.scale, int(obj.allow_insecure)
-        )
+            f"<QI{len(primes)}QdB", obj.poly_modulus_degree, len(primes), *primes, obj.scale, 0
+        )  # the last byte is reserved: a reader decides about toy rings with its own allow_insecure
         return _frame(KIND_PARAMETERS, 0, bytes(32), payload)
     if context is None:
         raise TypeError(f"dumps({type(obj).__name__}) needs the context it belongs to: dumps(obj, context)")
@@ -220,13 +220,22 @@ def _read_kswitch(reader: _Reader, context: CKKSContext, seeded: bool) -> KSwitc
     return KSwitchKey(np.stack(components), tuple(seeds) if seeded else None)
 
 
-def loads(data: bytes, context: CKKSContext | None = None, allow_secret_key: bool = False) -> Serializable:
+def loads(
+    data: bytes, context: CKKSContext | None = None, allow_secret_key: bool = False, allow_insecure: bool = False
+) -> Serializable:
     r"""Deserialize bytes written by :func:`dumps`, validating everything.
+
+    Parameters read from bytes must meet the HE standard's 128-bit table unless
+    *this* caller passes ``allow_insecure=True``: whoever wrote the bytes cannot
+    opt the reader into a toy ring (:func:`heedu.params.parameters_from_peer`).
 
     Raises
     ------
     SerializationError
-        Malformed, truncated, oversized or corrupt data.
+        Malformed, truncated, oversized or corrupt data, or parameters that are not valid
+        (too many or too large primes, a context too large to build).
+    SecurityError
+        Parameters below 128-bit security without ``allow_insecure=True``.
     ContextMismatchError
         The object belongs to another parameter set than ``context``.
     SecretKeyExposureError
@@ -239,12 +248,12 @@ def loads(data: bytes, context: CKKSContext | None = None, allow_secret_key: boo
         if not 0 < count <= MAX_PRIMES:
             raise SerializationError(f"parameters list {count} primes; at most {MAX_PRIMES} are allowed")
         primes = reader.unpack(f"{count}Q", "primes")
-        scale, insecure = reader.unpack("dB", "scale")
+        scale, _reserved = reader.unpack("dB", "scale")  # the old writer's own opt-in: never trusted
         reader.finish()
         try:
-            return CKKSParameters(
-                poly_modulus_degree=n, coeff_modulus=tuple(primes), scale=scale, allow_insecure=bool(insecure)
-            )
+            return parameters_from_peer(n, list(primes), scale, allow_insecure=allow_insecure)
+        except SecurityError:
+            raise
         except ValueError as error:
             raise SerializationError(f"invalid parameters: {error}") from error
     if kind not in range(2, 8):
@@ -257,11 +266,11 @@ def loads(data: bytes, context: CKKSContext | None = None, allow_secret_key: boo
         ring = context.ring(level)
         if kind == KIND_PLAINTEXT:
             stored_level, scale = reader.unpack("Id", "plaintext metadata")
-            _check_metadata(stored_level, level, scale)
+            _check_metadata(context, stored_level, level, scale)
             result: Serializable = Plaintext(reader.polynomial(ring.moduli, n, "plaintext"), level, scale)
         else:
             stored_level, size, scale = reader.unpack("IId", "ciphertext metadata")
-            _check_metadata(stored_level, level, scale)
+            _check_metadata(context, stored_level, level, scale)
             if not 2 <= size <= MAX_CIPHERTEXT_SIZE or (seeded and size != 2):
                 raise SerializationError(f"ciphertext size {size} is not allowed (2..{MAX_CIPHERTEXT_SIZE}; seeded: 2)")
             if seeded:
@@ -324,8 +333,10 @@ def _level_from(context: CKKSContext, pid: bytes) -> int:
         ) from None
 
 
-def _check_metadata(stored_level: int, level: int, scale: float) -> None:
+def _check_metadata(context: CKKSContext, stored_level: int, level: int, scale: float) -> None:
     if stored_level != level:
         raise SerializationError(f"level field {stored_level} contradicts the parms_id's level {level}")
-    if not (scale > 0 and scale < float("inf")):
-        raise SerializationError(f"scale must be positive and finite, got {scale}")
+    try:
+        context.check_scale(level, scale, "the stored object")
+    except ValueError as error:
+        raise SerializationError(str(error)) from None

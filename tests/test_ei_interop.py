@@ -196,6 +196,19 @@ def test_a_different_secret_does_not_decrypt(round784):
     assert np.min(np.abs(scores - expected(round784.coef, round784.intercept, round784.x))) > 1.0
 
 
+def test_the_ei_client_refuses_to_be_pickled(secret):
+    """Its state holds the 64-byte seed of the secret key; pickles go to worker pools, caches and files."""
+    import copy
+    import pickle
+
+    client = HeeduClient(secret_key=secret)
+    with pytest.raises(heedu.SecretKeyExposureError, match="allow_secret_key=True"):
+        pickle.dumps(client)
+    with pytest.raises(heedu.SecretKeyExposureError):
+        copy.deepcopy(client)
+    assert secret not in repr(client)
+
+
 @pytest.mark.slow
 def test_full_tutorial_flow_ten_classes(secret, ours):
     """The colleague's fixture generator (the whole tutorial flow on the package), then heedu on its files."""

@@ -33,6 +33,7 @@ from hypothesis.extra.numpy import arrays
 import heedu
 from heedu import modarith
 from heedu.sampling import expand_seed
+from heedu.serialization import dumps
 
 NOISE_BOUND = 19  # floor(6 * 3.2)
 EPS = float(np.finfo(np.float64).eps)
@@ -293,3 +294,99 @@ def test_malformed_ciphertexts_are_rejected(toy):
         toy.decryptor.decrypt(heedu.Ciphertext(ciphertext.data, 1, ciphertext.scale))  # 3 rows at level 1
     with pytest.raises(heedu.LevelError):
         toy.decryptor.decrypt(heedu.Ciphertext(ciphertext.data, 5, ciphertext.scale))
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), 0.0, 1e-300, 2.0**1000, "2^40", None, True])
+def test_hand_built_ciphertexts_with_impossible_scales_are_refused(toy, scale):
+    # A NaN scale once propagated through every operation and decrypted to NaN.
+    ciphertext = toy.encryptor.encrypt(toy.encoder.encode([1.0]))
+    forged = heedu.Ciphertext(ciphertext.data, ciphertext.level, scale)  # type: ignore[arg-type]
+    uses = (toy.decryptor.decrypt, lambda c: toy.evaluator.add(c, c), lambda c: dumps(c, toy.context))
+    for use in uses:
+        with pytest.raises(heedu.ScaleOutOfBoundsError, match="scale"):
+            use(forged)
+
+
+def test_hand_built_ciphertexts_with_foreign_data_are_refused(toy):
+    ciphertext = toy.encryptor.encrypt(toy.encoder.encode([1.0]))
+    as_float = heedu.Ciphertext(ciphertext.data.astype(np.float64), ciphertext.level, ciphertext.scale)
+    with pytest.raises(heedu.ShapeError, match="uint64"):  # once silently converted
+        toy.decryptor.decrypt(as_float)
+    unreduced = ciphertext.data.copy()
+    unreduced[1, 0, 0] = np.uint64(2**64 - 1)
+    with pytest.raises(heedu.ShapeError, match="not reduced"):
+        toy.evaluator.negate(heedu.Ciphertext(unreduced, ciphertext.level, ciphertext.scale))
+    with pytest.raises(heedu.ContextMismatchError):
+        toy.decryptor.decrypt(heedu.Ciphertext(ciphertext.data.tolist(), ciphertext.level, ciphertext.scale))
+    plaintext = toy.encoder.encode([1.0])
+    with pytest.raises(heedu.ScaleOutOfBoundsError):
+        toy.evaluator.add_plain(ciphertext, heedu.Plaintext(plaintext.data, plaintext.level, float("nan")))
+
+
+# --------------------------------------------------------------------------------------
+# Copies of an encryptor (pickle, fork, worker pools) must never reuse its randomness.
+# Two ciphertexts with the same c1 give c0 - c0' = pt - pt' + (e - e'): the difference of
+# the messages, readable without any key. That is the attack each test below replays.
+
+
+def _replayed_difference(toy, first: heedu.Ciphertext, second: heedu.Ciphertext) -> np.ndarray | None:
+    """What an eavesdropper without the key reads from two ciphertexts if their masks coincide."""
+    if not np.array_equal(first.data[1], second.data[1]):
+        return None
+    ring = toy.context.ring(first.level)
+    difference = heedu.Plaintext(modarith.sub_mod(first.data[0], second.data[0], ring.q), first.level, first.scale)
+    return toy.encoder.decode(difference)
+
+
+def test_a_pickled_public_key_encryptor_draws_fresh_randomness(toy):
+    import pickle
+
+    encryptor = heedu.Encryptor(toy.context, toy.keygen.public_key())
+    twin = pickle.loads(pickle.dumps(encryptor))
+    m1, m2 = [0.25, -1.0, 3.0], [2.0, 0.5, -0.75]
+    first = encryptor.encrypt(toy.encoder.encode(m1))
+    second = twin.encrypt(toy.encoder.encode(m2))
+    assert _replayed_difference(toy, first, second) is None
+    assert np.allclose(toy.slots_of(second).real[:3], m2, atol=1e-4)  # the copy still works
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_encryptor_draws_fresh_randomness(toy):
+    import os
+
+    encryptor = heedu.Encryptor(toy.context, toy.keygen.public_key(), toy.secret_key)
+    plaintext = toy.encoder.encode([1.0, 2.0])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ciphertext = encryptor.encrypt_symmetric(plaintext)
+            os.write(write_end, np.ascontiguousarray(ciphertext.data[1]).tobytes())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    child_mask = np.frombuffer(b"".join(chunks), dtype=np.uint64)
+    parent_mask = encryptor.encrypt_symmetric(plaintext).data[1].ravel()
+    assert child_mask.size == parent_mask.size and not np.array_equal(child_mask, parent_mask)
+
+
+@pytest.mark.parametrize("holder", ["secret_key", "keygen", "decryptor", "symmetric_encryptor"])
+def test_objects_holding_the_secret_key_refuse_to_be_pickled(toy, holder):
+    import copy
+    import pickle
+
+    objects = {
+        "secret_key": toy.secret_key,
+        "keygen": toy.keygen,
+        "decryptor": toy.decryptor,
+        "symmetric_encryptor": heedu.Encryptor(toy.context, secret_key=toy.secret_key),
+    }
+    with pytest.raises(heedu.SecretKeyExposureError, match="allow_secret_key=True"):
+        pickle.dumps(objects[holder])
+    with pytest.raises(heedu.SecretKeyExposureError):
+        copy.deepcopy(objects[holder])

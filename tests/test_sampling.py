@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 
 import numpy as np
 import pytest
@@ -254,10 +255,46 @@ def test_repr_never_reveals_the_seed(seed: bytes) -> None:
     assert "hidden" in repr(source)
 
 
-def test_secure_source_repr_hides_the_seed() -> None:
+def test_secure_source_has_no_state_to_show_or_copy() -> None:
     source = sampling.SecureRandomSource()
-    assert "hidden" in repr(source)
-    assert len(repr(source)) < 60  # no room for a 32-byte seed in any spelling
+    assert repr(source) == "SecureRandomSource(os.urandom)"
+    assert vars(source) == {}  # nothing a pickle, a copy or a fork could duplicate
+
+
+def test_copies_of_a_secure_source_never_replay() -> None:
+    import copy
+    import pickle
+
+    source = sampling.SecureRandomSource()
+    copies = [pickle.loads(pickle.dumps(source)), copy.deepcopy(source), copy.copy(source), source]
+    draws = {c.random_bytes(32) for c in copies}
+    assert len(draws) == len(copies)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_secure_source_draws_other_bytes_than_its_parent() -> None:
+    source = sampling.SecureRandomSource()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its draw and leave without running pytest's exit handlers
+        try:
+            os.write(write_end, source.random_bytes(32))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child = os.read(read_end, 32)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert len(child) == 32 and child != source.random_bytes(32)
+
+
+def test_a_seeded_source_replays_by_design() -> None:
+    import pickle
+
+    source = sampling.SeededRandomSource(SEED)
+    assert pickle.loads(pickle.dumps(source)).random_bytes(32) == source.random_bytes(32)
 
 
 @pytest.mark.parametrize(

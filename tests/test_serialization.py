@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import heedu
 from heedu.serialization import HEADER, dumps, loads
 
-ERRORS = (heedu.SerializationError, heedu.ContextMismatchError, heedu.SecretKeyExposureError)
+ERRORS = (heedu.SerializationError, heedu.ContextMismatchError, heedu.SecretKeyExposureError, heedu.SecurityError)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,64 @@ def test_round_trip_is_exact(toy, name):
 
 def test_parameters_round_trip(toy):
     ctx, _, _ = toy
-    assert loads(dumps(ctx.parameters)) == ctx.parameters
+    assert loads(dumps(ctx.parameters), allow_insecure=True) == ctx.parameters
+    secure = heedu.CKKSParameters.tutorial()
+    assert loads(dumps(secure)) == secure
+
+
+def _parameters_blob(n: int, primes: list[int], scale: float = 2.0**30, flag: int = 1) -> bytes:
+    """Parameters as a peer could write them, the old opt-in byte included."""
+    payload = struct.pack(f"<QI{len(primes)}QdB", n, len(primes), *primes, scale, flag)
+    return HEADER.pack(b"HEDU", 1, 1, 0, len(payload), bytes(32)) + payload
+
+
+def test_the_writer_cannot_opt_the_reader_into_a_toy_ring(toy):
+    # The attack: a fake peer sends N = 32 parameters whose flag byte says "allow insecure".
+    ctx, _, _ = toy
+    hostile = _parameters_blob(ctx.n, list(ctx.parameters.primes), flag=1)
+    with pytest.raises(heedu.SecurityError, match="allow_insecure=True"):
+        loads(hostile)
+    assert loads(hostile, allow_insecure=True) == ctx.parameters  # only the reader's own opt-in counts
+    assert dumps(ctx.parameters)[-1] == 0  # the byte is reserved now
+
+
+@pytest.mark.parametrize(
+    "primes, match",
+    [
+        ([2**1030 + 1, 2**61 - 1], "integers in"),  # once an OverflowError
+        ([2**64 - 59, 97], "integers in"),
+        ([2**60 + 1] * 65, "at most 64"),
+    ],
+    ids=["1031-bit", "64-bit", "65 primes"],
+)
+def test_hostile_primes_get_typed_errors(primes, match):
+    from heedu.params import parameters_from_peer
+
+    with pytest.raises(heedu.ParameterError, match=match):
+        parameters_from_peer(4096, primes, 2.0**40)
+    with pytest.raises(heedu.ParameterError, match=match):
+        heedu.CKKSParameters(poly_modulus_degree=4096, coeff_modulus=primes)
+
+
+def test_peer_parameters_are_bounded_before_any_allocation():
+    # The audit's plan: N = 32768 with 38 primes, 1.5 GB of tables from 623 bytes. Refused by size first
+    # (the primes here are not even checked: their primality tests would cost time too).
+    from heedu.params import parameters_from_peer
+
+    with pytest.raises(heedu.ParameterError, match="MiB of tables"):
+        parameters_from_peer(32768, [2**40 + 1] * 38, 2.0**40, allow_insecure=True)
+    with pytest.raises(heedu.SerializationError, match="MiB of tables"):
+        loads(_parameters_blob(32768, [2**40 + 1] * 38), allow_insecure=True)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 0.5, 2.0**1000, float("nan"), float("inf"), -1.0, 2.0**70])
+def test_stored_scales_outside_the_level_are_refused(toy, scale):
+    # 2^70 is beyond the 40 + 30 bits of the top level; 1e-300 decrypted to 1e-289, 2^1000 to NaN.
+    ctx, _, objects = toy
+    blob = bytearray(dumps(objects["ciphertext"], ctx))
+    struct.pack_into("<d", blob, HEADER.size + 8, scale)
+    with pytest.raises(heedu.SerializationError, match="scale"):
+        loads(bytes(blob), ctx)
 
 
 def test_seeded_ciphertext_stores_a_seed_instead_of_c1(toy):

@@ -37,6 +37,7 @@ import binascii
 import hashlib
 import os
 from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -45,7 +46,7 @@ from ..encoder import CKKSEncoder, Plaintext
 from ..encryption import Ciphertext, Decryptor
 from ..errors import HeeduError, SerializationError, ShapeError
 from ..evaluator import Evaluator
-from ..keys import GaloisKeys, KSwitchKey, RelinKeys, SecretKey
+from ..keys import GaloisKeys, KSwitchKey, RelinKeys, SecretKey, refuse_to_pickle
 from ..params import CKKSContext, CKKSParameters
 from ..ring import RNSPoly
 from ..sampling import SecureRandomSource
@@ -150,6 +151,9 @@ class EILinearRegressionClient:
 
     def __repr__(self) -> str:
         return f"EILinearRegressionClient(key_id={self.secret_key_hash()[:32]!r}, <secret key hidden>)"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        refuse_to_pickle(self)  # its state holds the 64-byte seed the secret key is sampled from
 
     def _log(self, message: str) -> None:
         if self.verbose:
