@@ -29,6 +29,8 @@ from heedu.inference import EILinearRegressionClient, InferenceClient, Inference
 from .keys import read_only_sas_url, upload_public_keys
 
 NATIVE_PROTOCOL = "heedu-native-1"
+#: The largest answer a client reads: a service (or an impostor) cannot make it buffer more.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 class ServiceError(HeeduError, RuntimeError):
@@ -42,7 +44,14 @@ class ServiceError(HeeduError, RuntimeError):
 def post_json(
     scoring_uri: str, body: dict, timeout: float = 120.0, retries: int = 2, api_key: str | None = None
 ) -> object:
-    """POST ``body`` as JSON; return the decoded JSON answer. No retry on 4xx."""
+    """POST ``body`` as JSON; return the decoded JSON answer. No retry on 4xx.
+
+    Raises
+    ------
+    ServiceError
+        A 4xx answer (with the service's message), repeated failures, an answer larger than
+        ``MAX_RESPONSE_BYTES`` or one that is not JSON.
+    """
     payload = json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
@@ -52,7 +61,13 @@ def post_json(
         request = urllib.request.Request(scoring_uri, data=payload, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read())
+                raw = response.read(MAX_RESPONSE_BYTES + 1)
+            if len(raw) > MAX_RESPONSE_BYTES:
+                raise ServiceError(f"the service's answer exceeds {MAX_RESPONSE_BYTES} bytes; refusing to read it")
+            try:
+                return json.loads(raw)
+            except (ValueError, RecursionError):
+                raise ServiceError("the service's answer is not JSON: is this heedu's scoring service?") from None
         except urllib.error.HTTPError as error:
             detail = error.read()[:2000].decode("utf-8", errors="replace")
             if 400 <= error.code < 500 or attempt == retries:
@@ -95,16 +110,29 @@ class EIServiceClient:
 
 
 class NativeServiceClient:
-    """heedu's packed protocol against the deployed service: one request per batch."""
+    """heedu's packed protocol against the deployed service: one request per batch.
+
+    Raises
+    ------
+    SecurityError
+        The service's plan is below 128-bit security and ``allow_insecure`` is not set here.
+    """
 
     def __init__(
-        self, scoring_uri: str, connection_string: str, container: str = "heedu-keys", api_key: str | None = None
+        self,
+        scoring_uri: str,
+        connection_string: str,
+        container: str = "heedu-keys",
+        api_key: str | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         self.scoring_uri, self.api_key = scoring_uri, api_key
         answer = post_json(scoring_uri, {"protocol": NATIVE_PROTOCOL, "action": "plan"}, api_key=api_key)
-        if not isinstance(answer, dict) or "plan" not in answer:
+        if not isinstance(answer, dict) or not isinstance(answer.get("plan"), str):
             raise ServiceError("the service did not return a heedu plan: does it run heedu's score.py?")
-        self.client = InferenceClient(InferencePlan.from_json(answer["plan"]))
+        # Whether a toy ring is acceptable is this caller's decision (allow_insecure), never the service's:
+        # a fake service serving N = 64 would recover the secret key from the keys uploaded next.
+        self.client = InferenceClient(InferencePlan.from_json(answer["plan"], allow_insecure=allow_insecure))
         self.key_id = upload_public_keys(connection_string, container, self.client.public_keys())
         self.key_url = read_only_sas_url(connection_string, container, self.key_id)
 

@@ -8,7 +8,7 @@ other, so the numbers share the machine's state:
 
 * **heedu native** (:mod:`heedu.inference.native`): ``EncryptedLinearModel`` and
   ``InferenceClient``. One image, then batches (``--batches``, default 3, 12 and
-  48 images): the plan puts 3 images in one ciphertext, and the server answers
+  48 images): the plan puts 4 images in one ciphertext, and the server answers
   each ciphertext with one ciphertext holding all their scores.
 * **heedu EI-compatible** (:mod:`heedu.inference.ei`): the tutorial's protocol,
   byte-compatible with the package, one image.

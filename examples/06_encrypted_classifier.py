@@ -44,11 +44,12 @@ def main() -> None:
     plan_json = server.plan.to_json()
     print(f"    the plan travels as {len(plan_json)} bytes of JSON\n")
 
-    # The client reads the plan and makes only the Galois keys it needs, each trimmed to the
-    # level it is used at. Its secret key never leaves it.
+    # The client reads the plan and makes its public key (the server re-randomizes answers with
+    # it) and only the Galois keys it needs, each trimmed to the level it is used at. Its secret
+    # key never leaves it.
     print("3. The client reads the plan and makes its keys")
     client = step("InferenceClient(plan)", lambda: InferenceClient(InferencePlan.from_json(plan_json)))
-    keys = step("client.public_keys() (Galois keys, trimmed, seeded)", client.public_keys)
+    keys = step("client.public_keys() (public key and Galois keys, trimmed, seeded)", client.public_keys)
     print(f"    key bundle: {len(keys) / 1e6:.2f} MB, sent once\n")
 
     batch = x_test[:200]
@@ -75,9 +76,11 @@ def main() -> None:
     if error > 1e-3 or agree < 1.0:
         raise SystemExit("the encrypted scores do not match the plaintext model")
 
-    # The answer holds the scores and nothing else: the server masks every other slot before
-    # answering, so the client learns the ten scores per image, not partial sums of the weights.
-    print(f"\n    (the answer is masked to the score slots: masked = {server.masked})")
+    # The answer holds the scores and nothing else: every one of its slots holds a whole score
+    # (the layout folds over each image's whole cycle), never a partial sum of the weights, and
+    # the server re-randomizes it so that its second polynomial says nothing about them either.
+    grid = server.plan.packing.score_grid(np.arange(server.plan.packing.slot_count))
+    print(f"\n    (image t's score r sits in slot r * {grid.shape[1]} + t, repeated in all {grid.size} slots)")
     print(f"    heedu {heedu.__version__}")
     print("\nDone: classified encrypted digits; the server never saw an image.")
 

@@ -123,7 +123,13 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--poly-modulus-degree", type=_positive_int, metavar="N", help="ring degree N (power of two)")
     group.add_argument("--coeff-modulus-bits", type=_parse_bits, metavar="BITS", help="prime sizes, e.g. 60,40,40,60")
     group.add_argument("--scale-bits", type=_positive_float, metavar="BITS", help="default scale 2^BITS")
-    group.add_argument("--allow-insecure", action="store_true", help="accept toy rings below 128-bit security")
+    _add_insecure_option(group)
+
+
+def _add_insecure_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--allow-insecure", action="store_true", help="accept toy rings below 128-bit security (never for real data)"
+    )
 
 
 def _parameters(args: argparse.Namespace) -> object:
@@ -159,7 +165,8 @@ def _load_model(path: str) -> object:
         raise CLIError(f"cannot load a model from {path!r}: {type(error).__name__}: {error}") from None
 
 
-def _load_plan(path: str) -> object:
+def _load_plan(path: str, allow_insecure: bool = False) -> object:
+    from .errors import SecurityError
     from .inference import InferencePlan
 
     data = _read_bytes(path, "plan")
@@ -167,7 +174,14 @@ def _load_plan(path: str) -> object:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise CLIError(f"plan {path!r} is not UTF-8 JSON") from None
-    return InferencePlan.from_json(text)
+    try:
+        return InferencePlan.from_json(text, allow_insecure=allow_insecure)
+    except SecurityError as error:
+        reason = str(error).split(" (HE standard)")[0]
+        raise CLIError(
+            f"plan {path!r} uses parameters below 128-bit security ({reason}). Only you can accept a toy ring: "
+            "add --allow-insecure if you are experimenting, never for real data."
+        ) from None
 
 
 def _load_secret_key(path: str, plan: object) -> object:
@@ -182,10 +196,10 @@ def _load_secret_key(path: str, plan: object) -> object:
     return secret
 
 
-def _client(plan_path: str, secret_path: str) -> object:
+def _client(plan_path: str, secret_path: str, allow_insecure: bool = False) -> object:
     from .inference import InferenceClient
 
-    plan = _load_plan(plan_path)
+    plan = _load_plan(plan_path, allow_insecure)
     return InferenceClient(plan, secret_key=_load_secret_key(secret_path, plan))
 
 
@@ -194,7 +208,7 @@ def _server(args: argparse.Namespace) -> object:
 
     model = _load_model(args.model)
     if getattr(args, "plan", None):
-        plan = _load_plan(args.plan)
+        plan = _load_plan(args.plan, args.allow_insecure)
         server = EncryptedLinearModel.from_sklearn(model, plan.parameters)
         if server.plan != plan:
             raise CLIError(f"model {args.model!r} does not match plan {args.plan!r} (other sizes or parameters)")
@@ -228,7 +242,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     from .params import CKKSContext
     from .serialization import dumps
 
-    plan = _load_plan(args.plan)
+    plan = _load_plan(args.plan, args.allow_insecure)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {args.out!r} exists and is not a folder")
@@ -246,7 +260,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_encrypt(args: argparse.Namespace) -> int:
-    client = _client(args.plan, args.secret_key)
+    client = _client(args.plan, args.secret_key, args.allow_insecure)
     if not Path(args.input).is_file():
         raise CLIError(f"input {args.input!r} is not a file")
     try:
@@ -272,7 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
-    client = _client(args.plan, args.secret_key)
+    client = _client(args.plan, args.secret_key, args.allow_insecure)
     scores = client.decrypt(_read_bytes(args.answer, "answer"))
     out = Path(args.out)
     if not out.parent.is_dir():
@@ -435,8 +449,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"    plan JSON: {len(plan_json)} bytes, fingerprint {server.plan.fingerprint.hex()}")
 
     print("\n3. client: keys, then encrypt the batch")
-    client = _step("secret key (stays here)", lambda: InferenceClient(type(server.plan).from_json(plan_json)))
-    keys = _step("Galois keys for the plan's rotations (sent once)", client.public_keys, len)
+    client = _step(
+        "secret key (stays here)",
+        lambda: InferenceClient(type(server.plan).from_json(plan_json, allow_insecure=args.allow_insecure)),
+    )
+    keys = _step("public key and Galois keys for the plan's rotations (sent once)", client.public_keys, len)
 
     query = _step(f"encrypt {batch} digit(s) into one packed query", lambda: client.encrypt(x), len)
     answer = _step("server: predict on ciphertexts only", lambda: server.predict(query, keys), len)
@@ -580,9 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parameter_options(p)
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("keygen", help="client: secret key and public (Galois) keys for a plan")
+    p = sub.add_parser("keygen", help="client: secret key and public keys (public key, Galois keys) for a plan")
     p.add_argument("--plan", required=True, metavar="PLAN.json")
     p.add_argument("--out", required=True, metavar="DIR")
+    _add_insecure_option(p)
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("encrypt", help="client: encrypt inputs (.npy) into a query")
@@ -590,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-key", required=True, metavar="FILE")
     p.add_argument("--input", required=True, metavar="X.npy")
     p.add_argument("--out", required=True, metavar="QUERY.bin")
+    _add_insecure_option(p)
     p.set_defaults(func=cmd_encrypt)
 
     p = sub.add_parser("predict", help="server: answer an encrypted query")
@@ -606,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-key", required=True, metavar="FILE")
     p.add_argument("--answer", required=True, metavar="ANSWER.bin")
     p.add_argument("--out", required=True, metavar="SCORES.npy")
+    _add_insecure_option(p)
     p.set_defaults(func=cmd_decrypt)
 
     p = sub.add_parser("serve", help="serve a model on the local Azure stack (Ctrl-C stops)")

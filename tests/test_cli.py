@@ -135,3 +135,20 @@ def test_malformed_plan_and_model(tmp_path: Path) -> None:
     model = tmp_path / "model.pkl"
     model.write_bytes(b"not a pickle")
     assert_clean_failure(heedu("plan", "--model", str(model), "--out", str(tmp_path / "p.json")), "model")
+
+
+def test_a_toy_plan_needs_the_users_own_allow_insecure(
+    tmp_path: Path, small_model: tuple[Path, object, np.ndarray]
+) -> None:
+    """A plan file cannot opt its reader into a toy ring; only --allow-insecure on the command line can."""
+    model_path, _, _ = small_model
+    plan, keys = tmp_path / "toy-plan.json", tmp_path / "keys"
+    toy = ("--poly-modulus-degree", "64", "--coeff-modulus-bits", "50,40,50")
+    made = heedu("plan", "--model", str(model_path), "--out", str(plan), *toy, "--allow-insecure")
+    assert made.returncode == 0, made.stdout + made.stderr
+    refused = heedu("keygen", "--plan", str(plan), "--out", str(keys))
+    assert_clean_failure(refused, "below 128-bit security", "--allow-insecure")
+    assert "allow_insecure=True" not in refused.stderr  # the user's language: flags, not Python arguments
+    assert not keys.exists()  # nothing was generated
+    accepted = heedu("keygen", "--plan", str(plan), "--out", str(keys), "--allow-insecure")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr

@@ -207,7 +207,7 @@ def test_mnist_subset_with_the_tutorial_model():
     estimator = mnist.load_tutorial_model(DATA_DIR / mnist.TUTORIAL_MODEL)
     x, y = images[:60], labels[:60]
     report = evaluate.evaluate(estimator, x, y, progress=False)
-    assert report.n == 60 and report.batch_size == 48 and report.inputs_per_ciphertext == 3
+    assert report.n == 60 and report.batch_size == 48 and report.inputs_per_ciphertext == 4
     assert report.agreement == 1.0
     assert report.max_abs_error < 1e-4
     assert report.encrypted_accuracy == report.plaintext_accuracy == np.mean(estimator.predict(x) == y)

@@ -2,10 +2,12 @@ r"""Tests of heedu's native encrypted-inference protocol (:mod:`heedu.inference.
 
 Everything but one ``slow`` test runs on toy rings (N = 64 to 512, scale
 :math:`\Delta = 2^{40}`), where a full round trip (keys, query, answer,
-decryption) takes a few tens of milliseconds. The toy modulus chains have three
-data primes (e.g. ``[50, 40, 40, 50]``): one level for the rescale after the
-diagonal products and one for the server's mask of the score slots; a chain
-with two data primes needs ``allow_unmasked_answer=True``.
+decryption) takes a few tens of milliseconds. The toy modulus chains have two
+or more data primes (e.g. ``[50, 40, 40, 50]``): one level for the rescale after
+the diagonal products; the answer is then switched down to level 0 and
+re-randomized with a fresh public-key encryption of zero. The random models'
+weights are scaled by ``1 / n_features`` so that the plans' input bounds (the
+largest inputs whose scores cannot wrap) comfortably exceed the test inputs.
 
 Error bound
 -----------
@@ -30,10 +32,9 @@ so each operation contributes (standard deviations, in slot units):
   :math:`(q_j/2) / \sin(\pi/2N) \approx q_j N/\pi` at the roots nearest 1;
 * the rescale by :math:`q_L` (rounding, new scale :math:`\Delta_1 = \Delta^2/q_L`):
   :math:`\sqrt{N(1+N)/12}/\Delta_1`.
-* the mask (a 0/1 plaintext at scale :math:`q_{L-1}`, then a rescale back to
-  :math:`\Delta_1`): a score :math:`s` with error :math:`E` becomes
-  :math:`(s + E)(1 + e_m)` with :math:`e_m = \sqrt{N/12}/q_{L-1}`, plus the
-  rescale rounding :math:`\sqrt{N(1+N)/12}/\Delta_1`.
+* the re-randomization at level 0, a public-key encryption of zero divided by the
+  special prime: :math:`(\sigma\sqrt{N}(1 + 2\sqrt{2N/3})/P + \sqrt{N(1+N)/12})/\Delta_1`
+  (the terms :math:`ue + e_0 + e_1 s` over :math:`P`, then the rounding).
 
 The schedule sums these along its data flow. Each product
 :math:`d \odot \tilde{x}` adds :math:`|d|\,e_x + |x|\,e_d + e_d e_x`; summed
@@ -42,7 +43,7 @@ over the diagonals and the folding ladder these give
 (:math:`e_x` the fresh-plus-baby-key-switch error, :math:`C` chunks). Every
 slot error before the ladder (rescale, giant-step key switches) is summed
 :math:`F = n'/m'` times by the ladder, which adds :math:`F - 1` key switches;
-the bias adds its encoding rounding, then the mask as above. Standard deviations are added (not
+the bias adds its encoding rounding, then the re-randomization as above. Standard deviations are added (not
 root-sum-squared), which is valid whatever the correlations, and the bound is
 six times the total. With :math:`\Delta = 2^{40}` it is between
 :math:`10^{-7}` and :math:`10^{-5}` for the toy rings here, and the observed
@@ -57,7 +58,6 @@ import hashlib
 import json
 import math
 import struct
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +97,7 @@ TOY_64 = _toy(64, (50, 40, 40, 50))
 TOY_256 = _toy(256, (50, 40, 40, 50))
 TOY_512 = _toy(512, (60, 40, 40, 60))
 TOY_256_DEEP = _toy(256, (50, 40, 40, 40, 50))  # a longer chain: the answer is mod-switched down to level 0
-TOY_256_SHORT = _toy(256, (50, 40, 50))  # no level left for the mask
+TOY_256_SHORT = _toy(256, (50, 40, 50))  # the shortest chain: one rescale, nothing to spare
 
 SIGMA = 3.2
 
@@ -105,7 +105,7 @@ SIGMA = 3.2
 # --------------------------------------------------------------------------- the error bound
 
 
-def score_error_bound(plan: InferencePlan, model: LinearModel, x: np.ndarray, masked: bool = True) -> float:
+def score_error_bound(plan: InferencePlan, model: LinearModel, x: np.ndarray) -> float:
     """Six standard deviations of the error of any decrypted score (see the module docstring)."""
     parameters, packing = plan.parameters, plan.packing
     n = parameters.poly_modulus_degree
@@ -135,9 +135,7 @@ def score_error_bound(plan: InferencePlan, model: LinearModel, x: np.ndarray, ma
     ladder = packing.feature_block // packing.class_block
     after_rescale = giant * rescale + (giant - 1) * key_switch(top - 1, delta1)
     total = products + ladder * after_rescale + (ladder - 1) * key_switch(top - 1, delta1) + encoding(delta1)
-    if masked:
-        largest_score = float(np.abs(model.decision_function(x)).max())
-        total += (largest_score + total) * encoding(data[top - 1]) + rescale
+    total += (SIGMA * math.sqrt(n) * (1 + 2 * math.sqrt(2 * n / 3)) / special + math.sqrt(n * (1 + n) / 12)) / delta1
     return 6 * total
 
 
@@ -167,38 +165,38 @@ class Served:
     def assert_close(self, x: np.ndarray, scores: np.ndarray) -> None:
         expected = self.model.decision_function(x)
         assert scores.shape == expected.shape
-        bound = score_error_bound(self.plan, self.model, x, self.server.masked)
+        bound = score_error_bound(self.plan, self.model, x)
         assert bound < 2e-5, "the bound should be of order 1e-6 at scale 2^40 on toy rings"
         error = float(np.max(np.abs(scores - expected)))
         assert error <= bound, f"max error {error:.3g} exceeds the bound {bound:.3g}"
 
 
-def serve(model: LinearModel, parameters: heedu.CKKSParameters, allow_unmasked_answer: bool = False) -> Served:
-    server = EncryptedLinearModel(model, parameters, allow_unmasked_answer=allow_unmasked_answer)
+def serve(model: LinearModel, parameters: heedu.CKKSParameters) -> Served:
+    server = EncryptedLinearModel(model, parameters)
     client = InferenceClient(server.plan)
     return Served(model, server, client, client.public_keys())
 
 
 def _random_model(n_outputs: int, n_features: int, seed: int) -> LinearModel:
     rng = np.random.default_rng(seed)
-    return LinearModel(rng.normal(size=(n_outputs, n_features)), rng.normal(size=n_outputs))
+    return LinearModel(rng.normal(size=(n_outputs, n_features)) / n_features, rng.normal(size=n_outputs))
 
 
 @pytest.fixture(scope="module")
 def multi() -> Served:
-    """3 outputs x 10 features on 128 slots: m' = 4, n' = 16, 6 inputs per ciphertext."""
+    """3 outputs x 10 features on 128 slots: m' = 4, n' = 16, 8 inputs per ciphertext."""
     return serve(_random_model(3, 10, seed=1), TOY_256)
 
 
 @pytest.fixture(scope="module")
 def wide() -> Served:
-    """4 outputs x 300 features on 128 slots: 5 feature chunks of 64."""
+    """4 outputs x 300 features on 128 slots: 3 feature chunks of 128."""
     return serve(_random_model(4, 300, seed=2), TOY_256)
 
 
 @pytest.fixture(scope="module")
 def ten() -> Served:
-    """10 outputs x 50 features on 256 slots: m' = 16 (giant steps 4, 8, 12), 3 inputs per ciphertext."""
+    """10 outputs x 50 features on 256 slots: m' = 16 (giant steps 4, 8, 12 inputs), 4 inputs per ciphertext."""
     return serve(_random_model(10, 50, seed=3), TOY_512)
 
 
@@ -210,7 +208,7 @@ def deep() -> Served:
 
 @pytest.fixture(scope="module")
 def tiny() -> Served:
-    """3 outputs x 20 features on 32 slots (2 chunks): small messages for the fuzz tests."""
+    """3 outputs x 20 features on 32 slots (one input per ciphertext): small messages for the fuzz tests."""
     return serve(_random_model(3, 20, seed=5), TOY_64)
 
 
@@ -227,7 +225,9 @@ def binary() -> tuple[Served, LogisticRegression, np.ndarray]:
 
 # --------------------------------------------------------------------------- envelopes, by the documented layout
 
-ENVELOPE = struct.Struct("<4sBBH16sIII")  # magic, version, flags, reserved, fingerprint, inputs, groups, chunks
+# magic, version, flags, reserved, plan fingerprint, key id, inputs, groups, chunks
+ENVELOPE = struct.Struct("<4sBBH16s16sIII")
+KEYS_HEADER = struct.Struct("<4sBBH16s")  # magic, version, flags, reserved, plan fingerprint
 
 
 @dataclass
@@ -237,6 +237,7 @@ class Envelope:
     flags: int
     reserved: int
     fingerprint: bytes
+    key_id: bytes
     inputs: int
     groups: int
     chunks: int
@@ -257,7 +258,15 @@ class Envelope:
 
     def header(self) -> bytes:
         return ENVELOPE.pack(
-            self.magic, self.version, self.flags, self.reserved, self.fingerprint, self.inputs, self.groups, self.chunks
+            self.magic,
+            self.version,
+            self.flags,
+            self.reserved,
+            self.fingerprint,
+            self.key_id,
+            self.inputs,
+            self.groups,
+            self.chunks,
         )
 
     def build(self) -> bytes:
@@ -266,6 +275,21 @@ class Envelope:
     def replace(self, **changes: object) -> bytes:
         fields = {**self.__dict__, **changes}
         return Envelope(**fields).build()  # type: ignore[arg-type]
+
+
+def split_keys(bundle: bytes) -> tuple[bytes, bytes, bytes]:
+    """A key bundle's header, public-key blob and Galois-keys blob, by the documented layout."""
+    header, offset, blobs = bundle[: KEYS_HEADER.size], KEYS_HEADER.size, []
+    for _ in range(2):
+        (length,) = struct.unpack_from("<Q", bundle, offset)
+        blobs.append(bundle[offset + 8 : offset + 8 + length])
+        offset += 8 + length
+    assert offset == len(bundle)
+    return header, blobs[0], blobs[1]
+
+
+def join_keys(header: bytes, public_key: bytes, galois_keys: bytes) -> bytes:
+    return header + b"".join(struct.pack("<Q", len(blob)) + blob for blob in (public_key, galois_keys))
 
 
 # --------------------------------------------------------------------------- correctness
@@ -279,25 +303,25 @@ def test_single_input_scores(multi: Served) -> None:
 
 
 def test_batch_spanning_several_ciphertext_groups(multi: Served) -> None:
-    assert multi.plan.packing.inputs_per_ciphertext == 6
-    x = np.random.default_rng(11).normal(size=(14, 10))
+    assert multi.plan.packing.inputs_per_ciphertext == 8
+    x = np.random.default_rng(11).normal(size=(19, 10))
     query = multi.client.encrypt(x)
     envelope = Envelope.parse(query)
-    assert (envelope.inputs, envelope.groups, envelope.chunks) == (14, 3, 1)
+    assert (envelope.inputs, envelope.groups, envelope.chunks) == (19, 3, 1)
     answer = multi.server.predict(query, multi.keys)
     assert (Envelope.parse(answer).groups, Envelope.parse(answer).chunks) == (3, 1)
     scores = multi.client.decrypt(answer)
-    assert scores.shape == (14, 3)
+    assert scores.shape == (19, 3)
     multi.assert_close(x, scores)
 
 
 def test_inputs_wider_than_a_ciphertext_are_chunked(wide: Served) -> None:
     packing = wide.plan.packing
-    assert (packing.feature_block, packing.feature_chunks, packing.inputs_per_ciphertext) == (64, 5, 1)
+    assert (packing.feature_block, packing.feature_chunks, packing.inputs_per_ciphertext) == (128, 3, 1)
     x = np.random.default_rng(12).normal(size=(2, 300))
     query = wide.client.encrypt(x)
     envelope = Envelope.parse(query)
-    assert (envelope.groups, envelope.chunks) == (2, 5)
+    assert (envelope.groups, envelope.chunks) == (2, 3)
     wide.assert_close(x, wide.client.decrypt(wide.server.predict(query, wide.keys)))
 
 
@@ -340,32 +364,96 @@ def test_deeper_modulus_chain(deep: Served) -> None:
     deep.assert_close(x, deep.client.decrypt(answer))
 
 
-@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked-opt-in"])
-def test_answer_reveals_only_the_score_slots(masked: bool) -> None:
-    """Masked answers are zero outside the score slots; unmasked ones (opt-in) carry partial sums of W."""
-    model = _random_model(3, 10, seed=40)
-    server = EncryptedLinearModel(model, TOY_256 if masked else TOY_256_SHORT, allow_unmasked_answer=not masked)
-    assert server.masked is masked
-    ctx, packing = server.context, server.plan.packing
-    secret = heedu.KeyGenerator(ctx).secret_key()
-    client = InferenceClient(server.plan, secret_key=secret)
-    keys = client.public_keys()
-    x = np.random.default_rng(41).normal(size=(packing.inputs_per_ciphertext, 10))  # one full group
-    answer = server.predict(client.encrypt(x), keys)
-    served = Served(model, server, client, keys)
-    served.assert_close(x, client.decrypt(answer))
+def test_two_data_primes_suffice(multi: Served) -> None:
+    served = serve(multi.model, TOY_256_SHORT)
+    x = np.random.default_rng(42).normal(size=(3, 10))
+    served.assert_close(x, served.scores(x))
 
-    (blob,) = Envelope.parse(answer).blobs
-    ciphertext = loads(blob, ctx)
-    assert ciphertext.level == 0
-    slots = heedu.CKKSEncoder(ctx).decode(heedu.Decryptor(ctx, secret).decrypt(ciphertext))
-    score_slots = packing.bias_slots(np.ones(3)) != 0
-    assert score_slots.sum() == 3 * packing.inputs_per_ciphertext
-    elsewhere = float(np.abs(slots[~score_slots]).max())
-    if masked:
-        assert elsewhere <= score_error_bound(server.plan, model, x)
-    else:
-        assert elsewhere > 0.1  # what the mask is there to hide
+
+def _decrypted_slots(served: Served, secret: heedu.SecretKey, answer: bytes) -> np.ndarray:
+    """What a client can see of an answer: every slot of every answer ciphertext, decrypted."""
+    ctx = served.context
+    decryptor, encoder = heedu.Decryptor(ctx, secret), heedu.CKKSEncoder(ctx)
+    return np.array([encoder.decode(decryptor.decrypt(loads(b, ctx))) for b in Envelope.parse(answer).blobs])
+
+
+def _query_beyond_the_bound(client: InferenceClient, x: np.ndarray) -> bytes:
+    """A dishonest client's query: the plan's encoding, without the client-side range check."""
+    from heedu.inference.native import _pack
+
+    groups = [
+        [dumps(client._encryptor.encrypt_symmetric(client._encoder.encode(chunk)), client.context) for chunk in slots]
+        for slots in client.plan.packing.input_slots(x)
+    ]
+    return _pack(QUERY_MAGIC, client.plan, client.key_id, 0, x.shape[0], groups)
+
+
+@pytest.mark.parametrize("inflation", [1.0, 1e4], ids=["honest", "inputs-times-10^4"])
+def test_every_answer_slot_is_a_whole_score_whatever_the_client_sends(ten: Served, inflation: float) -> None:
+    """The audit's attack: inputs scaled by 10^4 once exposed partial sums of W x in the non-score slots.
+
+    Now every slot of the answer decrypts to a score of the query's own input (replicated over the
+    whole ciphertext), so a client, honest or not, reads nothing but scores.
+    """
+    secret = heedu.KeyGenerator(ten.context).secret_key()
+    client = InferenceClient(ten.plan, secret_key=secret)
+    packing = ten.plan.packing
+    x = np.random.default_rng(43).normal(size=(packing.inputs_per_ciphertext, 50)) * inflation
+    if inflation > ten.plan.input_bound:
+        with pytest.raises(ProtocolError, match="beyond the plan's bound"):
+            client.encrypt(x)  # an honest client refuses; the attacker goes around it
+    answer = ten.server.predict(_query_beyond_the_bound(client, x), client.public_keys())
+    (slots,) = _decrypted_slots(ten, secret, answer)
+    scores = np.zeros((packing.class_block, packing.inputs_per_ciphertext))
+    scores[:10] = ten.model.decision_function(x).T
+    expected = np.tile(scores, (packing.feature_block // packing.class_block, 1))
+    bound = score_error_bound(ten.plan, ten.model, x)
+    assert float(np.abs(packing.score_grid(slots) - expected).max()) <= bound
+
+
+def test_answers_are_re_randomized(multi: Served) -> None:
+    """Without re-randomization c1 is a deterministic function of the query, the keys and the weights."""
+    query = multi.client.encrypt(np.ones(10) * 0.5)
+    first, second = (Envelope.parse(multi.server.predict(query, multi.keys)).blobs[0] for _ in range(2))
+    c1 = [loads(blob, multi.context).data[1] for blob in (first, second)]
+    assert not np.array_equal(*c1)  # fresh randomness in every answer
+
+    other_model = LinearModel(multi.model.weights.copy(), multi.model.bias)
+    other_model.weights[0, 0] += 1e-3
+    plain = EncryptedLinearModel(multi.model, TOY_256)
+    plain_other = EncryptedLinearModel(other_model, TOY_256)
+    for server in (plain, plain_other):
+        server._rerandomize = False  # the test-only switch: what the answer would be without it
+    deterministic = [
+        loads(Envelope.parse(s.predict(query, multi.keys)).blobs[0], multi.context).data[1]
+        for s in (plain, plain, plain_other)
+    ]
+    assert np.array_equal(deterministic[0], deterministic[1])  # a function of the query and the keys...
+    assert not np.array_equal(deterministic[0], deterministic[2])  # ...and of the weights: W leaks through c1
+    np.testing.assert_allclose(
+        multi.client.decrypt(multi.server.predict(query, multi.keys)),
+        multi.model.decision_function(np.ones(10) * 0.5),
+        atol=1e-5,
+    )
+
+
+def test_the_plan_bounds_inputs_so_that_scores_cannot_wrap(multi: Served) -> None:
+    from heedu.inference.native import largest_input_bound
+
+    bound = multi.plan.input_bound
+    largest = largest_input_bound(multi.model, multi.context)
+    assert bound == 2.0 ** math.floor(math.log2(largest)) and largest / 2 < bound <= largest and bound > 5
+    with pytest.raises(ProtocolError, match="beyond the plan's bound"):
+        multi.client.encrypt(np.full(10, bound * 1.01))
+    edge = np.zeros(10)
+    edge[0] = -bound
+    multi.assert_close(edge, multi.scores(edge))
+    narrower = EncryptedLinearModel(multi.model, TOY_256, input_bound=1.0)
+    assert narrower.plan.input_bound == 1.0 and narrower.plan.fingerprint != multi.plan.fingerprint
+    with pytest.raises(ParameterError, match="input_bound"):
+        EncryptedLinearModel(multi.model, TOY_256, input_bound=largest * 1.01)
+    with pytest.raises(ParameterError, match="do not fit"):
+        EncryptedLinearModel(LinearModel(np.ones((2, 3)), np.array([0.0, 1e6])), TOY_256)
 
 
 def test_one_output_model_decrypts_to_its_decision_function_shape() -> None:
@@ -382,10 +470,9 @@ def test_one_output_model_values(multi: Served) -> None:
     served.assert_close(x, served.scores(x))
 
 
-def test_all_zero_weights_are_refused_when_answering() -> None:
-    served = serve(LinearModel(np.zeros((2, 4)), np.ones(2)), TOY_64)
-    with pytest.raises(ProtocolError, match="all zero"):
-        served.server.predict(served.client.encrypt(np.ones(4)), served.keys)
+def test_all_zero_weights_are_refused() -> None:
+    with pytest.raises(ParameterError, match="all zero"):
+        EncryptedLinearModel(LinearModel(np.zeros((2, 4)), np.ones(2)), TOY_64)
 
 
 def test_constructors_refuse_wrong_arguments(multi: Served) -> None:
@@ -397,12 +484,8 @@ def test_constructors_refuse_wrong_arguments(multi: Served) -> None:
     with pytest.raises(ParameterError, match="rescales once"):
         EncryptedLinearModel(_random_model(2, 4, seed=0), one_level)
     with pytest.raises(ParameterError, match="rescales once"):
-        EncryptedLinearModel(_random_model(2, 4, seed=0), one_level, allow_unmasked_answer=True)
-    with pytest.raises(ParameterError, match="rescales once"):
         InferenceClient(InferencePlan(one_level, PackingPlan.for_model(4, 2, 32)))
-    with pytest.raises(ParameterError, match="masking"):  # two data primes leave no level for the mask
-        EncryptedLinearModel(_random_model(2, 4, seed=0), TOY_256_SHORT)
-    with pytest.raises(ParameterError):  # 40 outputs pad to 64 slots, more than half of 32
+    with pytest.raises(ParameterError):  # 40 outputs pad to 64 slots, more than the 32 there are
         EncryptedLinearModel(_random_model(40, 4, seed=0), TOY_64)
 
 
@@ -426,18 +509,26 @@ def test_reprs_hide_the_secret(multi: Served) -> None:
     assert "3 x 10" in repr(multi.server)
 
 
+def test_the_client_refuses_to_be_pickled(multi: Served) -> None:
+    import pickle
+
+    with pytest.raises(SecretKeyExposureError):
+        pickle.dumps(multi.client)
+
+
 # --------------------------------------------------------------------------- the plan
 
 
 def test_plan_json_round_trip_and_fingerprint_stability(multi: Served) -> None:
     plan = multi.plan
     text = plan.to_json()
-    again = InferencePlan.from_json(text)
+    again = InferencePlan.from_json(text, allow_insecure=True)  # a toy ring: only this caller can say so
     assert again == plan and again.to_json() == text
     assert again.fingerprint == plan.fingerprint
     assert plan.fingerprint == hashlib.blake2b(text.encode(), digest_size=16).digest()
     data = json.loads(text)
     assert data["coeff_modulus"] == list(TOY_256.primes) and data["poly_modulus_degree"] == 256
+    assert "allow_insecure" not in data and data["protocol"] == PROTOCOL_VERSION
     # Rebuilding the server gives the same plan, so existing clients keep working.
     rebuilt = EncryptedLinearModel(multi.model, TOY_256)
     assert rebuilt.plan.fingerprint == plan.fingerprint
@@ -451,7 +542,9 @@ def test_fingerprint_names_sizes_and_parameters(multi: Served) -> None:
     fingerprint = multi.plan.fingerprint
     assert len(fingerprint) == 16
     same_shape = EncryptedLinearModel(_random_model(3, 10, seed=99), TOY_256)
-    assert same_shape.plan.fingerprint == fingerprint  # the plan is public: it does not depend on the weights
+    # The plan is public: it does not depend on the weights, beyond the power of two of its input bound.
+    assert same_shape.plan.input_bound == multi.plan.input_bound
+    assert same_shape.plan.fingerprint == fingerprint
     others = [
         EncryptedLinearModel(_random_model(3, 11, seed=1), TOY_256),
         EncryptedLinearModel(_random_model(4, 10, seed=1), TOY_256),
@@ -479,14 +572,36 @@ def _edited_plan(plan: InferencePlan, edit: object) -> str:
         pytest.param("{}", id="no-fields"),
         pytest.param(None, id="none"),
         pytest.param(
-            '{"poly_modulus_degree": 256, "coeff_modulus": [3], "scale": 1.0, "allow_insecure": true, "packing": {}}',
+            '{"protocol": 2, "poly_modulus_degree": 256, "coeff_modulus": [3], "scale": 1.0, "packing": {}}',
             id="bad-prime",
         ),
+        pytest.param('{"protocol": 1}', id="old-protocol"),
+        pytest.param(" " * (64 * 1024 + 1), id="oversized"),
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deep-nesting"),
     ],
 )
 def test_from_json_refuses_malformed_text(text: object) -> None:
     with pytest.raises(ProtocolError):
-        InferencePlan.from_json(text)  # type: ignore[arg-type]
+        InferencePlan.from_json(text, allow_insecure=True)  # type: ignore[arg-type]
+
+
+def test_a_served_plan_cannot_opt_the_client_into_a_toy_ring(multi: Served) -> None:
+    """The audit's attack: a fake service serves N = 256 and asks, in its JSON, for allow_insecure."""
+    data = json.loads(multi.plan.to_json())
+    data["allow_insecure"] = True  # ignored: not a field of the plan
+    with pytest.raises(heedu.SecurityError, match="allow_insecure=True"):
+        InferencePlan.from_json(json.dumps(data))
+    assert InferencePlan.from_json(json.dumps(data), allow_insecure=True).fingerprint == multi.plan.fingerprint
+
+
+def test_a_plan_that_would_allocate_too_much_is_refused_before_allocating(multi: Served) -> None:
+    data = json.loads(multi.plan.to_json())
+    data.update(poly_modulus_degree=32768, coeff_modulus=[2**40 + 1] * 38)  # the audit's 623-byte plan
+    with pytest.raises(ProtocolError, match="MiB of tables"):
+        InferencePlan.from_json(json.dumps(data), allow_insecure=True)
+    data.update(coeff_modulus=[2**1030 + 1, 97])  # once an OverflowError
+    with pytest.raises(ProtocolError, match="integers in"):
+        InferencePlan.from_json(json.dumps(data), allow_insecure=True)
 
 
 @pytest.mark.parametrize(
@@ -516,21 +631,28 @@ def test_from_json_refuses_malformed_text(text: object) -> None:
             lambda d: d["packing"].update(n_outputs=1e400),
             id="infinite-size",
         ),
+        pytest.param(lambda d: d.update(input_bound=0), id="zero-bound"),
+        pytest.param(lambda d: d.update(input_bound=-1.0), id="negative-bound"),
+        pytest.param(lambda d: d.update(input_bound=1e400), id="infinite-bound"),
+        pytest.param(lambda d: d.update(input_bound="1"), id="string-bound"),
+        pytest.param(lambda d: d.pop("input_bound"), id="missing-bound"),
     ],
 )
 def test_from_json_refuses_inconsistent_or_mistyped_plans(multi: Served, edit: object) -> None:
     with pytest.raises(ProtocolError):
-        InferencePlan.from_json(_edited_plan(multi.plan, edit))
+        InferencePlan.from_json(_edited_plan(multi.plan, edit), allow_insecure=True)
 
 
 def test_from_json_refuses_impossible_sizes(multi: Served) -> None:
     with pytest.raises(heedu.HeeduError):
-        InferencePlan.from_json(_edited_plan(multi.plan, lambda d: d["packing"].update(n_outputs=0)))
+        InferencePlan.from_json(_edited_plan(multi.plan, lambda d: d["packing"].update(n_outputs=0)), True)
 
 
 def test_plan_describe(ten: Served) -> None:
     text = ten.plan.describe()
-    assert text.startswith("CKKS N = 512, primes [60, 40, 40, 60] bits, scale 2^40\n")
+    assert text.startswith(
+        f"CKKS N = 512, primes [60, 40, 40, 60] bits, scale 2^40, inputs |x| <= {ten.plan.input_bound:g}\n"
+    )
     assert f"Galois keys needed: {ten.plan.packing.rotation_steps}" in text
     assert "10 x 50 on 256 slots" in text
 
@@ -552,11 +674,17 @@ def test_query_for_another_plan_is_refused(multi: Served, ten: Served) -> None:
 
 
 @pytest.mark.parametrize("name", ["multi", "wide", "ten", "deep", "tiny"])
-def test_key_bundle_holds_exactly_the_plan_steps_trimmed(name: str, request: pytest.FixtureRequest) -> None:
+def test_key_bundle_holds_a_public_key_and_exactly_the_plan_steps_trimmed(
+    name: str, request: pytest.FixtureRequest
+) -> None:
     served: Served = request.getfixturevalue(name)
     ctx, packing = served.context, served.plan.packing
     top, n = ctx.max_level, ctx.n
-    galois = loads(served.keys, ctx)
+    header, public_blob, galois_blob = split_keys(served.keys)
+    assert KEYS_HEADER.unpack(header) == (b"HEIK", PROTOCOL_VERSION, 0, 0, served.plan.fingerprint)
+    public_key = loads(public_blob, ctx)
+    assert isinstance(public_key, heedu.PublicKey) and public_key.seed is not None
+    galois = loads(galois_blob, ctx)
     assert isinstance(galois, GaloisKeys) and not galois.has_conjugation()
     expected = {galois_elt_from_step(step, n): step for step in packing.rotation_steps}
     assert galois.galois_elts() == sorted(expected)
@@ -566,6 +694,8 @@ def test_key_bundle_holds_exactly_the_plan_steps_trimmed(name: str, request: pyt
         assert key.level == level, f"step {step}"
         assert key.data.shape == (level + 1, 2, level + 2, n)
         assert key.seeds is not None and len(key.seeds) == level + 1
+    assert served.client.public_keys() is served.keys  # made once
+    assert abs(len(served.keys) - served.plan.key_bytes) < 2048  # the plan's estimate, before any key exists
 
 
 def test_trimmed_keys_are_smaller_and_untrimmed_keys_still_work(deep: Served) -> None:
@@ -573,45 +703,73 @@ def test_trimmed_keys_are_smaller_and_untrimmed_keys_still_work(deep: Served) ->
     secret = heedu.KeyGenerator(ctx).secret_key()
     client = InferenceClient(plan, secret_key=secret)
     trimmed = client.public_keys()
-    untrimmed = dumps(heedu.KeyGenerator(ctx, secret_key=secret).galois_keys(steps=plan.packing.rotation_steps), ctx)
+    header, public_blob, trimmed_galois = split_keys(trimmed)
+    galois = heedu.KeyGenerator(ctx, secret_key=secret).galois_keys(steps=plan.packing.rotation_steps)
+    untrimmed = join_keys(header, public_blob, dumps(galois, ctx))
     assert len(trimmed) < len(untrimmed)
     # Expected sizes from the shapes: one polynomial per component and row, plus a seed per component.
     levels = plan.packing.steps_by_level(ctx.max_level)
     payload = sum(4 + 4 + (level + 1) * ((level + 2) * ctx.n * 8 + 32) for level in levels.values())
-    assert len(trimmed) == 48 + 4 + payload
+    assert len(trimmed_galois) == 48 + 4 + payload
+    assert len(public_blob) == 48 + (ctx.max_level + 2) * ctx.n * 8 + 32  # seeded: b and a seed
     x = np.random.default_rng(23).normal(size=(2, 20))
     for keys in (trimmed, untrimmed):
         deep.assert_close(x, client.decrypt(deep.server.predict(client.encrypt(x), keys)))
 
+
+def test_the_key_id_is_a_function_of_the_secret_key(multi: Served) -> None:
+    """A client restored from its secret key (as the command line does) keeps its key id."""
+    from heedu.inference.native import key_id_of
+
+    secret = heedu.KeyGenerator(multi.context).secret_key()
+    first, again = InferenceClient(multi.plan, secret_key=secret), InferenceClient(multi.plan, secret_key=secret)
+    assert first.key_id == again.key_id != multi.client.key_id
+    assert first.public_keys() != again.public_keys()  # fresh Galois keys, the same public key
+    assert split_keys(first.public_keys())[1] == split_keys(again.public_keys())[1]
+    assert key_id_of(split_keys(first.public_keys())[1]) == first.key_id
+    x = np.ones(10) * 0.25
+    multi.assert_close(x, again.decrypt(multi.server.predict(first.encrypt(x), first.public_keys())))
 
 def test_load_keys_parses_each_bundle_once(multi: Served) -> None:
     first = multi.server.load_keys(multi.keys)
     assert multi.server.load_keys(bytearray(multi.keys)) is first
 
 
+def test_keys_of_another_client_are_refused_not_decrypted_to_garbage(multi: Served) -> None:
+    other = InferenceClient(multi.plan)
+    query = multi.client.encrypt(np.ones(10))
+    with pytest.raises(ProtocolError, match="another client"):
+        multi.server.predict(query, other.public_keys())
+    answer = other.encrypt(np.ones(10))
+    with pytest.raises(ProtocolError, match="another client"):
+        multi.client.decrypt(multi.server.predict(answer, other.public_keys()))
+    assert multi.client.key_id != other.key_id and len(other.key_id) == 16
+
+
 def _keys_without(served: Served, step: int) -> bytes:
-    galois = loads(served.keys, served.context)
+    header, public_blob, galois_blob = split_keys(served.keys)
+    galois = loads(galois_blob, served.context)
     element = galois_elt_from_step(step, served.context.n)
     keys = {g: k for g, k in galois.keys.items() if g != element}
     assert len(keys) == len(galois.keys) - 1
-    return dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context)
+    return join_keys(header, public_blob, dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context))
 
 
 def _keys_trimmed(served: Served, step: int, level: int) -> bytes:
-    galois = loads(served.keys, served.context)
+    header, public_blob, galois_blob = split_keys(served.keys)
+    galois = loads(galois_blob, served.context)
     element = galois_elt_from_step(step, served.context.n)
     keys = dict(galois.keys)
     keys[element] = keys[element].trimmed(level)
-    return dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context)
+    return join_keys(header, public_blob, dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context))
 
 
 @pytest.mark.parametrize("which", ["baby", "giant", "fold"])
 def test_keys_missing_a_step_are_refused(deep: Served, which: str) -> None:
     packing = deep.plan.packing
     step = {"baby": packing.baby_rotations, "giant": packing.giant_rotations, "fold": packing.fold_rotations}[which][-1]
-    query = deep.client.encrypt(np.ones(20))
     with pytest.raises(MissingKeyError, match=f"rotation by {step} step"):
-        deep.server.predict(query, _keys_without(deep, step))
+        deep.server.predict(deep.client.encrypt(np.ones(20)), _keys_without(deep, step))
 
 
 @pytest.mark.parametrize(("which", "below"), [("baby", 1), ("baby", 3), ("giant", 1), ("fold", 2)])
@@ -620,46 +778,71 @@ def test_keys_trimmed_below_their_level_are_refused(deep: Served, which: str, be
     level = (deep.context.max_level if which == "baby" else deep.context.max_level - 1) - below
     assert level >= 0
     step = {"baby": packing.baby_rotations, "giant": packing.giant_rotations, "fold": packing.fold_rotations}[which][0]
-    query = deep.client.encrypt(np.ones(20))
     with pytest.raises(ProtocolError, match="trimmed below"):
-        deep.server.predict(query, _keys_trimmed(deep, step, level))
+        deep.server.predict(deep.client.encrypt(np.ones(20)), _keys_trimmed(deep, step, level))
 
 
 def _key_material(served: Served, kind: str) -> bytes:
-    """Serialized heedu objects that are not this plan's Galois keys, all made in ``served``'s context."""
+    """Serialized heedu objects that are not this plan's key bundle, all made in ``served``'s context."""
     ctx = served.context
     keygen = heedu.KeyGenerator(ctx)
     return {
         "public-key": lambda: dumps(keygen.public_key(), ctx),
         "relin-keys": lambda: dumps(keygen.relin_keys(), ctx),
+        "galois-keys": lambda: split_keys(served.keys)[2],
         "parameters": lambda: dumps(ctx.parameters),
         "ciphertext": lambda: Envelope.parse(served.client.encrypt(np.ones(served.plan.packing.n_features))).blobs[0],
         "secret-key": lambda: dumps(keygen.secret_key(), ctx, allow_secret_key=True),
     }[kind]()
 
 
+def _bundle_with(served: Served, public: bytes | None = None, galois: bytes | None = None) -> bytes:
+    header, public_blob, galois_blob = split_keys(served.keys)
+    return join_keys(
+        header, public if public is not None else public_blob, galois if galois is not None else galois_blob
+    )
+
+
 KEY_CASES = [
     ("string", lambda multi, ten: "keys", ProtocolError),
     ("none", lambda multi, ten: None, ProtocolError),
     ("list", lambda multi, ten: list(multi.keys[:10]), ProtocolError),
-    ("empty", lambda multi, ten: b"", SerializationError),
-    ("truncated", lambda multi, ten: multi.keys[:-1], SerializationError),
-    ("trailing-byte", lambda multi, ten: multi.keys + b"\0", SerializationError),
-    ("random-bytes", lambda multi, ten: np.random.default_rng(24).bytes(5000), SerializationError),
-    ("other-context", lambda multi, ten: ten.keys, ContextMismatchError),
-    ("public-key", lambda multi, ten: _key_material(multi, "public-key"), ProtocolError),
-    ("relin-keys", lambda multi, ten: _key_material(multi, "relin-keys"), ProtocolError),
-    ("parameters", lambda multi, ten: _key_material(multi, "parameters"), ProtocolError),
-    ("ciphertext", lambda multi, ten: _key_material(multi, "ciphertext"), ProtocolError),
-    ("secret-key", lambda multi, ten: _key_material(multi, "secret-key"), SecretKeyExposureError),
+    ("empty", lambda multi, ten: b"", ProtocolError),
+    ("truncated", lambda multi, ten: multi.keys[:-1], ProtocolError),
+    ("trailing-byte", lambda multi, ten: multi.keys + b"\0", ProtocolError),
+    ("random-bytes", lambda multi, ten: np.random.default_rng(24).bytes(5000), ProtocolError),
+    ("other-plan", lambda multi, ten: ten.keys, ProtocolError),
+    ("old-version", lambda multi, ten: multi.keys[:4] + b"\x01" + multi.keys[5:], ProtocolError),
+    ("other-fingerprint", lambda multi, ten: multi.keys[:8] + bytes(16) + multi.keys[24:], ProtocolError),
+    ("query-as-keys", lambda multi, ten: multi.client.encrypt(np.ones(10)), ProtocolError),
+    ("bare-galois-keys", lambda multi, ten: _key_material(multi, "galois-keys"), ProtocolError),
+    ("bare-public-key", lambda multi, ten: _key_material(multi, "public-key"), ProtocolError),
+    (
+        "relin-keys-as-galois",
+        lambda multi, ten: _bundle_with(multi, galois=_key_material(multi, "relin-keys")),
+        ProtocolError,
+    ),
+    (
+        "galois-as-public",
+        lambda multi, ten: _bundle_with(multi, public=_key_material(multi, "galois-keys")),
+        ProtocolError,
+    ),
+    ("parameters", lambda multi, ten: _bundle_with(multi, public=_key_material(multi, "parameters")), ProtocolError),
+    ("ciphertext", lambda multi, ten: _bundle_with(multi, galois=_key_material(multi, "ciphertext")), ProtocolError),
+    ("other-context", lambda multi, ten: _bundle_with(multi, galois=split_keys(ten.keys)[2]), ContextMismatchError),
+    (
+        "secret-key",
+        lambda multi, ten: _bundle_with(multi, public=_key_material(multi, "secret-key")),
+        SecretKeyExposureError,
+    ),
+    ("corrupt-public-key", lambda multi, ten: _bundle_with(multi, public=b"\xff" * 100), ProtocolError),
 ]
 
 
 @pytest.mark.parametrize(("make", "error"), [c[1:] for c in KEY_CASES], ids=[c[0] for c in KEY_CASES])
 def test_malformed_key_bundles_are_refused(multi: Served, ten: Served, make, error: type[Exception]) -> None:
-    query = multi.client.encrypt(np.ones(10))
     with pytest.raises(error):
-        multi.server.predict(query, make(multi, ten))
+        multi.server.predict(multi.client.encrypt(np.ones(10)), make(multi, ten))
 
 
 # --------------------------------------------------------------------------- queries and answers
@@ -667,10 +850,11 @@ def test_malformed_key_bundles_are_refused(multi: Served, ten: Served, make, err
 
 def test_queries_are_seeded_about_half_size(multi: Served) -> None:
     ctx = multi.context
-    query = multi.client.encrypt(np.random.default_rng(25).normal(size=(7, 10)))
+    query = multi.client.encrypt(np.random.default_rng(25).normal(size=(11, 10)))
     envelope = Envelope.parse(query)
     assert envelope.magic == QUERY_MAGIC and envelope.version == PROTOCOL_VERSION
     assert envelope.fingerprint == multi.plan.fingerprint and envelope.flags == 0 and envelope.reserved == 0
+    assert envelope.key_id == multi.client.key_id
     for blob in envelope.blobs:
         ciphertext = loads(blob, ctx)
         assert isinstance(ciphertext, Ciphertext)
@@ -683,10 +867,11 @@ def test_queries_are_seeded_about_half_size(multi: Served) -> None:
 
 def test_answers_hold_one_level_zero_ciphertext_per_group(multi: Served) -> None:
     ctx = multi.context
-    query = multi.client.encrypt(np.random.default_rng(26).normal(size=(7, 10)))
+    query = multi.client.encrypt(np.random.default_rng(26).normal(size=(11, 10)))
     answer = Envelope.parse(multi.server.predict(query, multi.keys))
     assert answer.magic == ANSWER_MAGIC and answer.fingerprint == multi.plan.fingerprint
-    assert (answer.inputs, answer.groups, answer.chunks) == (7, 2, 1)
+    assert answer.key_id == multi.client.key_id
+    assert (answer.inputs, answer.groups, answer.chunks) == (11, 2, 1)
     for blob in answer.blobs:
         ciphertext = loads(blob, ctx)
         assert isinstance(ciphertext, Ciphertext) and ciphertext.level == 0 and ciphertext.size == 2
@@ -719,7 +904,8 @@ def _envelope_cases(magic: bytes, other_magic: bytes) -> list:
         ("zero-inputs", lambda e, m: e.replace(inputs=0)),
         ("too-many-inputs", lambda e, m: e.replace(inputs=MAX_INPUTS + 1)),
         ("max-inputs", lambda e, m: e.replace(inputs=2**32 - 1)),
-        ("inputs-need-more-groups", lambda e, m: e.replace(inputs=e.inputs + 6 * e.groups)),
+        ("inputs-need-more-groups", lambda e, m: e.replace(inputs=e.inputs + 100)),
+        ("key-id", lambda e, m: e.replace(key_id=bytes(16))),
         ("one-group-more", lambda e, m: e.replace(groups=e.groups + 1)),
         ("one-group-less", lambda e, m: e.replace(groups=e.groups - 1, blobs=e.blobs[1:])),
         ("zero-groups", lambda e, m: e.replace(groups=0, blobs=[])),
@@ -749,8 +935,8 @@ ANSWER_CASES = _envelope_cases(ANSWER_MAGIC, QUERY_MAGIC)
 
 @pytest.fixture(scope="module")
 def batch_messages(multi: Served) -> tuple[bytes, bytes]:
-    """A valid query of 7 inputs (2 groups) and its answer."""
-    query = multi.client.encrypt(np.random.default_rng(29).normal(size=(7, 10)))
+    """A valid query of 11 inputs (2 groups) and its answer."""
+    query = multi.client.encrypt(np.random.default_rng(29).normal(size=(11, 10)))
     return query, multi.server.predict(query, multi.keys)
 
 
@@ -826,7 +1012,8 @@ def test_query_ciphertexts_must_be_fresh_top_level(multi: Served, ten: Served) -
 
 
 def _answer_with(served: Served, blob: bytes, flags: int = 0) -> bytes:
-    return Envelope(ANSWER_MAGIC, PROTOCOL_VERSION, flags, 0, served.plan.fingerprint, 1, 1, 1, [blob]).build()
+    fingerprint, key_id = served.plan.fingerprint, served.client.key_id
+    return Envelope(ANSWER_MAGIC, PROTOCOL_VERSION, flags, 0, fingerprint, key_id, 1, 1, 1, [blob]).build()
 
 
 def test_answer_ciphertext_at_the_wrong_level_is_refused(multi: Served) -> None:
@@ -836,20 +1023,19 @@ def test_answer_ciphertext_at_the_wrong_level_is_refused(multi: Served) -> None:
         multi.client.decrypt(_answer_with(multi, echoed, flags=1))
 
 
-def test_answer_ciphertext_with_the_wrong_scale_is_refused(multi: Served) -> None:
+@pytest.mark.parametrize("scale", [1e-300, 2.0**30, 2.0**1000], ids=["tiny", "plausible", "huge"])
+def test_answer_ciphertext_with_the_wrong_scale_is_refused(multi: Served, scale: float) -> None:
     answer = multi.server.predict(multi.client.encrypt(np.ones(10)), multi.keys)
-    good = loads(Envelope.parse(answer).blobs[0], multi.context)
-    forged = dumps(Ciphertext(good.data, good.level, 1e-300), multi.context)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # fail on the missing check, not on the warning
-        with pytest.raises(ProtocolError):
-            multi.client.decrypt(_answer_with(multi, forged, flags=1))
+    forged = bytearray(Envelope.parse(answer).blobs[0])
+    struct.pack_into("<d", forged, 48 + 8, scale)  # the ciphertext's scale field, after its level and size
+    with pytest.raises(ProtocolError, match="scale"):
+        multi.client.decrypt(_answer_with(multi, bytes(forged), flags=1))
 
 
 def test_single_input_flag_with_several_inputs_is_refused(multi: Served, batch_messages: tuple[bytes, bytes]) -> None:
     answer = batch_messages[1]
     envelope = Envelope.parse(answer)
-    assert envelope.inputs == 7
+    assert envelope.inputs == 11
     with pytest.raises(ProtocolError):
         multi.client.decrypt(envelope.replace(flags=1))
 
@@ -935,8 +1121,8 @@ def test_tutorial_parameters_mnist_sized_model() -> None:
     server = EncryptedLinearModel(model)  # the default: N = 8192, [60, 40, 40, 60], scale 2^40
     assert server.plan.parameters == heedu.CKKSParameters.tutorial()
     packing = server.plan.packing
-    assert (packing.feature_block, packing.class_block, packing.inputs_per_ciphertext) == (1024, 16, 3)
-    client = InferenceClient(InferencePlan.from_json(server.plan.to_json()))
+    assert (packing.feature_block, packing.class_block, packing.inputs_per_ciphertext) == (1024, 16, 4)
+    client = InferenceClient(InferencePlan.from_json(server.plan.to_json()))  # secure: no opt-in needed
     x = np.random.default_rng(32).normal(size=(4, 784))
     scores = client.decrypt(server.predict(client.encrypt(x), client.public_keys()))
     expected = model.decision_function(x)

@@ -8,7 +8,7 @@ the decrypted scores with the plaintext ``decision_function`` and returns an
 labels agree, the largest score error, time per image and bytes each way.
 
 Batches are a multiple of ``plan.packing.inputs_per_ciphertext`` by default (48 for the tutorial's
-10 x 784 model, which packs 3 images per ciphertext), so no ciphertext is sent half empty.
+10 x 784 model, which packs 4 images per ciphertext), so no ciphertext is sent half empty.
 
 From the command line, on the MNIST test set and the Azure ML tutorial's model::
 

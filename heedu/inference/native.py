@@ -3,26 +3,33 @@ r"""heedu's native encrypted-inference protocol: all scores of a batch in ONE ci
 The server (:class:`EncryptedLinearModel`) is built once from a linear model: it
 plans the slot layout (:mod:`heedu.inference.packing`) and encodes every
 pre-rotated diagonal and the bias. The client (:class:`InferenceClient`) gets
-only the public :class:`InferencePlan` (parameters and layout), makes its keys,
-with only the Galois keys the plan needs, each trimmed to the level it is
-used at, and encrypts inputs with its secret key (seeded, so half size).
+only the public :class:`InferencePlan` (parameters, layout, input bound), makes
+its keys (a public key and only the Galois keys the plan needs, each trimmed to
+the level it is used at) and encrypts inputs with its secret key (seeded, so
+half size).
 
 Per group of inputs that fit in one ciphertext, the server runs:
 
 1. hoisted baby-step rotations of the input (one key-switch decomposition);
 2. products with the pre-rotated diagonals, summed per giant-step group;
 3. a rescale of each group (level :math:`L \to L-1`), the giant-step rotations, the sum;
-4. the folding ladder and the bias;
-5. a product with a 0/1 mask of the score slots and a rescale to level 0. Without
-   it the other slots would hold partial sums of :math:`W` that the client could
-   decrypt: the mask makes the answer reveal the scores and nothing else about
-   the model. It costs one level (no key switch); with too few levels the
-   server must opt out explicitly (``allow_unmasked_answer=True``).
+4. the folding ladder over each input's whole cycle, and the bias: now *every*
+   slot holds a whole score, never a partial sum of :math:`W`;
+5. a switch to level 0 and **re-randomization**: the sum with a fresh encryption
+   of zero under the client's public key. Without it the answer's :math:`c_1` is a
+   deterministic function of the client's own :math:`c_1`, its keys and the
+   model's diagonals, which the client could solve for; with it :math:`c_1` is a
+   fresh RLWE sample.
+
+What the client learns is the scores, and the rounding noise of the computation
+(at about :math:`2^{-30}` of a score, not flooded: these parameters leave no room
+for statistical flooding; see the course's security chapter).
 
 Messages are bytes with a small header: magic, version, the plan's fingerprint
-(so a query for another model or parameter set is refused), counts, then
-length-prefixed heedu objects (``heedu.serialization``). Every count and
-length is bounded before anything is read.
+(so a query for another model or parameter set is refused), the key id (so a
+query or answer used with another client's keys is refused instead of decrypting
+to garbage), counts, then length-prefixed heedu objects (``heedu.serialization``).
+Every count and length is bounded before anything is read.
 
 Examples
 --------
@@ -44,107 +51,188 @@ import json
 import math
 import struct
 from dataclasses import asdict, dataclass
+from typing import NoReturn
 
 import numpy as np
 
 from ..encoder import CKKSEncoder, Plaintext
 from ..encryption import Ciphertext, Decryptor, Encryptor
-from ..errors import HeeduError, ParameterError, SerializationError
+from ..errors import HeeduError, ParameterError, SecurityError, SerializationError
 from ..evaluator import Evaluator
-from ..keys import GaloisKeys, KeyGenerator, SecretKey
-from ..params import CKKSContext, CKKSParameters
-from ..sampling import RandomSource
+from ..keys import GaloisKeys, KeyGenerator, PublicKey, SecretKey, refuse_to_pickle
+from ..params import CKKSContext, CKKSParameters, parameters_from_peer
+from ..sampling import RandomSource, SeededRandomSource
 from ..serialization import dumps, loads
 from .model import LinearModel
 from .packing import PackingPlan
 
-QUERY_MAGIC, ANSWER_MAGIC = b"HEIQ", b"HEIA"
-PROTOCOL_VERSION = 1
-_ENVELOPE = struct.Struct("<4sBBH16sIII")  # magic, version, flags, reserved, fingerprint, inputs, groups, chunks
+QUERY_MAGIC, ANSWER_MAGIC, KEYS_MAGIC = b"HEIQ", b"HEIA", b"HEIK"
+PROTOCOL_VERSION = 2
+# magic, version, flags, reserved, plan fingerprint, key id, inputs, ciphertext groups, chunks per group
+_ENVELOPE = struct.Struct("<4sBBH16s16sIII")
+_KEYS_HEADER = struct.Struct("<4sBBH16s")  # magic, version, flags, reserved, plan fingerprint
 FLAG_SINGLE_INPUT = 1
 MAX_INPUTS = 100_000
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+MAX_PLAN_CHARS = 64 * 1024
 KEY_CACHE_ENTRIES = 4
+#: Scores must stay below this fraction of what the answer's modulus can hold (headroom for noise).
+SCORE_HEADROOM = 1 / 8
 
 
 class ProtocolError(HeeduError, ValueError):
-    """A query, answer or key bundle does not belong to this plan or is malformed."""
+    """A query, answer or key bundle does not belong to this plan or these keys, or is malformed."""
+
+
+def key_id_of(public_key: bytes) -> bytes:
+    """16 bytes naming a client: BLAKE2b-128 of its serialized public key. Queries and answers carry it.
+
+    The client derives its public key from its secret key (see :meth:`InferenceClient.public_keys`),
+    so a client restored from its secret key has the same id, and the server computes the id from
+    the key bundle it was given.
+    """
+    return hashlib.blake2b(bytes(public_key), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
 class InferencePlan:
-    """The public part of a served model: CKKS parameters and slot layout. Safe to publish."""
+    """The public part of a served model: CKKS parameters, slot layout and input bound. Safe to publish.
+
+    ``input_bound`` is the largest :math:`|x_i|` the server's parameters hold without any score
+    wrapping around the modulus; clients refuse larger inputs.
+    """
 
     parameters: CKKSParameters
     packing: PackingPlan
     one_dimensional: bool = False  # the model returns (n,) scores, as a binary classifier does
+    input_bound: float = 1.0
 
     @property
     def fingerprint(self) -> bytes:
-        """16 bytes naming this plan; queries and answers carry it."""
+        """16 bytes naming this plan; queries, answers and key bundles carry it."""
         return hashlib.blake2b(self.to_json().encode(), digest_size=16).digest()
 
     def to_json(self) -> str:
+        """The plan as JSON. The local ``allow_insecure`` opt-in is not part of it: it is never a peer's to give."""
         p = self.parameters
         return json.dumps(
             {
+                "protocol": PROTOCOL_VERSION,
                 "poly_modulus_degree": p.poly_modulus_degree,
                 "coeff_modulus": list(p.primes),
                 "scale": p.scale,
-                "allow_insecure": p.allow_insecure,
                 "packing": asdict(self.packing),
                 "one_dimensional": self.one_dimensional,
+                "input_bound": self.input_bound,
             },
             sort_keys=True,
         )
 
     @classmethod
-    def from_json(cls, text: str) -> InferencePlan:
+    def from_json(cls, text: str, allow_insecure: bool = False) -> InferencePlan:
+        """Read a plan received from a server, checking it before anything is allocated.
+
+        Parameters
+        ----------
+        text : str
+            The server's ``plan.to_json()``.
+        allow_insecure : bool
+            Accept parameters below 128-bit security. Only *you* can say so: a field of the
+            plan cannot (a fake service serving a toy ring would recover your secret key
+            from the keys you upload).
+
+        Raises
+        ------
+        ProtocolError
+            Not a plan of this protocol version, or inconsistent.
+        SecurityError
+            Parameters below the HE standard's 128-bit table, without ``allow_insecure=True``.
+        """
+        if not isinstance(text, str) or len(text) > MAX_PLAN_CHARS:
+            raise ProtocolError(f"a plan must be a JSON string of at most {MAX_PLAN_CHARS} characters")
         try:
             data = json.loads(text)
-            parameters = CKKSParameters(
-                poly_modulus_degree=int(data["poly_modulus_degree"]),
-                coeff_modulus=tuple(int(q) for q in data["coeff_modulus"]),
-                scale=float(data["scale"]),
-                allow_insecure=bool(data["allow_insecure"]),
+            if data["protocol"] != PROTOCOL_VERSION:
+                raise ValueError(f"protocol version {data['protocol']!r}, this heedu speaks {PROTOCOL_VERSION}")
+            parameters = parameters_from_peer(
+                data["poly_modulus_degree"], data["coeff_modulus"], data["scale"], allow_insecure=allow_insecure
             )
-            packing = PackingPlan(**{k: int(v) for k, v in data["packing"].items()})
-            one_dimensional = data["one_dimensional"]
+            fields = data["packing"]
+            if not isinstance(fields, dict) or not all(isinstance(v, int) for v in fields.values()):
+                raise TypeError("the packing must map names to integers")
+            packing = PackingPlan(**fields)
+            one_dimensional, input_bound = data["one_dimensional"], data["input_bound"]
             if not isinstance(one_dimensional, bool):
                 raise TypeError("one_dimensional must be true or false")
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+            if not isinstance(input_bound, (int, float)) or not (0 < input_bound < math.inf):
+                raise ValueError(f"input_bound must be a positive finite number, got {input_bound!r}")
+        except SecurityError:
+            raise  # the one refusal a caller must see as itself: it says how to opt in locally
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as error:
             raise ProtocolError(f"not a valid inference plan: {error}") from None
         expected = PackingPlan.for_model(packing.n_features, packing.n_outputs, packing.slot_count)
         if packing != expected or packing.slot_count != parameters.poly_modulus_degree // 2:
             raise ProtocolError("the plan's layout is inconsistent with its sizes; re-export it from the server")
-        return cls(parameters, packing, one_dimensional)
+        plan = cls(parameters, packing, one_dimensional, float(input_bound))
+        if plan.key_bytes > MAX_OBJECT_BYTES:
+            raise ProtocolError(
+                f"the plan asks for about {plan.key_bytes / 2**20:.0f} MiB of keys; at most "
+                f"{MAX_OBJECT_BYTES / 2**20:.0f} MiB are exchanged"
+            )
+        return plan
+
+    @property
+    def key_bytes(self) -> int:
+        """About how many bytes the client's key bundle takes (seeded public key and trimmed Galois keys)."""
+        n, data_primes = self.parameters.poly_modulus_degree, len(self.parameters.primes) - 1
+        total = 8 * n * (data_primes + 1) + 32  # the public key's b, over every prime, and a seed
+        for level in self.packing.steps_by_level(data_primes - 1).values():
+            total += (level + 1) * (8 * n * (level + 2) + 32)  # one component per data prime up to the level
+        return total
 
     def describe(self) -> str:
         ctx_bits = [q.bit_length() for q in self.parameters.primes]
         return (
             f"CKKS N = {self.parameters.poly_modulus_degree}, primes {ctx_bits} bits, "
-            f"scale 2^{math.log2(self.parameters.scale):.0f}\n" + self.packing.describe()
+            f"scale 2^{math.log2(self.parameters.scale):.0f}, inputs |x| <= {self.input_bound:g}\n"
+            + self.packing.describe()
         )
 
 
-def _pack(magic: bytes, plan: InferencePlan, flags: int, inputs: int, groups: list[list[bytes]]) -> bytes:
+def _pack(
+    magic: bytes, plan: InferencePlan, key_id: bytes, flags: int, inputs: int, groups: list[list[bytes]]
+) -> bytes:
     chunks = len(groups[0]) if groups else 0
-    parts = [_ENVELOPE.pack(magic, PROTOCOL_VERSION, flags, 0, plan.fingerprint, inputs, len(groups), chunks)]
+    header = _ENVELOPE.pack(magic, PROTOCOL_VERSION, flags, 0, plan.fingerprint, key_id, inputs, len(groups), chunks)
+    parts = [header]
     for group in groups:
         for blob in group:
             parts.append(struct.pack("<Q", len(blob)) + blob)
     return b"".join(parts)
 
 
-def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple[int, int, list[list[bytes]]]:
+def _length_prefixed(data: bytes, offset: int, what: str) -> tuple[bytes, int]:
+    """The blob at ``offset`` (a u64 length, then that many bytes) and the offset after it."""
+    if offset + 8 > len(data):
+        raise ProtocolError(f"the {what} is truncated")
+    (length,) = struct.unpack_from("<Q", data, offset)
+    if length > MAX_OBJECT_BYTES or offset + 8 + length > len(data):
+        raise ProtocolError(f"the {what} declares a {length}-byte object beyond its end or size limit")
+    return data[offset + 8 : offset + 8 + length], offset + 8 + length
+
+
+def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple[int, bytes, int, list[list[bytes]]]:
+    """``(flags, key id, inputs, groups of blobs)`` of a query or answer, every field checked."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ProtocolError(f"the {what} must be bytes, got {type(data).__name__}")
     data = bytes(data)
     if len(data) < _ENVELOPE.size:
         raise ProtocolError(f"the {what} is {len(data)} bytes, shorter than its {_ENVELOPE.size}-byte header")
-    got_magic, version, flags, _, fingerprint, inputs, groups, chunks = _ENVELOPE.unpack_from(data)
+    got_magic, version, flags, _, fingerprint, key_id, inputs, groups, chunks = _ENVELOPE.unpack_from(data)
     if got_magic != magic:
-        raise ProtocolError(f"not a heedu {what}: magic {got_magic!r}, expected {magic!r}")
+        kinds = {QUERY_MAGIC: "a query", ANSWER_MAGIC: "an answer", KEYS_MAGIC: "a key bundle"}
+        found = kinds.get(got_magic, f"not heedu data (magic {got_magic!r})")
+        raise ProtocolError(f"expected a heedu {what}, got {found}")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(f"{what} has protocol version {version}; this heedu speaks {PROTOCOL_VERSION}")
     if flags & ~FLAG_SINGLE_INPUT or (flags & FLAG_SINGLE_INPUT and inputs != 1):
@@ -160,22 +248,40 @@ def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple
     for _ in range(groups):
         group = []
         for _ in range(chunks):
-            if offset + 8 > len(data):
-                raise ProtocolError(f"the {what} is truncated")
-            (length,) = struct.unpack_from("<Q", data, offset)
-            if length > MAX_OBJECT_BYTES or offset + 8 + length > len(data):
-                raise ProtocolError(f"the {what} declares a {length}-byte ciphertext beyond its end or size limit")
-            group.append(data[offset + 8 : offset + 8 + length])
-            offset += 8 + length
+            blob, offset = _length_prefixed(data, offset, what)
+            group.append(blob)
         out.append(group)
     if offset != len(data):
         raise ProtocolError(f"{len(data) - offset} unexpected bytes after the {what}")
-    return flags, inputs, out
+    return flags, key_id, inputs, out
 
 
 def _check_levels(context: CKKSContext) -> None:
     if context.max_level < 1:
         raise ParameterError("the packed protocol rescales once: it needs at least two data primes, e.g. [60, 40, 60]")
+
+
+def _answer_scale(context: CKKSContext) -> float:
+    """The scale of an answer: :math:`\\Delta^2 / q_L` after the one rescale."""
+    return context.scale * context.scale / context.coeff_modulus[context.max_level]
+
+
+def largest_input_bound(model: LinearModel, context: CKKSContext) -> float:
+    r"""The largest :math:`\max|x_i|` for which no score can wrap around the answer's modulus.
+
+    A score is at most :math:`\|W_j\|_1 \max|x_i| + |b_j|`; at level 0 and the answer's scale
+    :math:`\Delta'` it must stay within :math:`q_0 / (2\Delta')`, with ``SCORE_HEADROOM`` of it
+    kept free for the noise.
+    """
+    capacity = context.coeff_modulus[0] / (2 * _answer_scale(context)) * SCORE_HEADROOM
+    row_norm = float(np.abs(model.weights).sum(axis=1).max())
+    room = capacity - float(np.abs(model.bias).max())
+    if room <= 0 or row_norm == 0:
+        raise ParameterError(
+            f"the model's scores do not fit the answer's modulus (at most {capacity:.3g} at this scale); "
+            "choose a larger first prime or a smaller scale"
+        )
+    return room / row_norm
 
 
 class EncryptedLinearModel:
@@ -186,28 +292,41 @@ class EncryptedLinearModel:
     model : LinearModel
     parameters : CKKSParameters, optional
         Defaults to the tutorial's N = 8192, [60, 40, 40, 60], 2^40.
-    allow_unmasked_answer : bool
-        With only two data primes there is no level left to mask the answer, and its
-        non-score slots would reveal partial sums of the weights. Refused unless set.
+    input_bound : float, optional
+        The largest :math:`|x_i|` clients may encrypt (published in the plan; honest clients
+        refuse larger inputs). Defaults to the largest power of two within what the parameters
+        hold (:func:`largest_input_bound`): a power of two, so that the public plan reveals only
+        the order of magnitude of the weights' row norms.
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two data primes, a model whose scores cannot fit, or an ``input_bound``
+        beyond what the parameters hold.
+    SecurityError
+        Parameters below 128-bit security without ``allow_insecure=True``.
     """
 
     def __init__(
-        self, model: LinearModel, parameters: CKKSParameters | None = None, allow_unmasked_answer: bool = False
+        self, model: LinearModel, parameters: CKKSParameters | None = None, input_bound: float | None = None
     ) -> None:
         if not isinstance(model, LinearModel):
             raise TypeError(f"expected a LinearModel (or use from_sklearn), got {type(model).__name__}")
         self.model = model
         self.context = CKKSContext(parameters if parameters is not None else CKKSParameters.tutorial())
         _check_levels(self.context)
-        self.masked = self.context.max_level >= 2
-        if not self.masked and not allow_unmasked_answer:
+        if not np.any(model.weights):
+            raise ParameterError("the model's weights are all zero; its scores do not depend on the input")
+        largest = largest_input_bound(model, self.context)
+        if input_bound is None:
+            input_bound = 2.0 ** math.floor(math.log2(largest))
+        elif not isinstance(input_bound, (int, float)) or not 0 < input_bound <= largest:
             raise ParameterError(
-                "masking the answer to the score slots needs a third data prime (e.g. [60, 40, 40, 60]); "
-                "without it the answer reveals partial sums of the weights. Add a prime, or pass "
-                "allow_unmasked_answer=True if the model is not secret."
+                f"input_bound must be a number in (0, {largest:.4g}]: beyond it scores could wrap around the "
+                f"modulus; got {input_bound!r}"
             )
         packing = PackingPlan.for_model(model.n_features, model.n_outputs, self.context.slot_count)
-        self.plan = InferencePlan(self.context.parameters, packing, model.one_dimensional)
+        self.plan = InferencePlan(self.context.parameters, packing, model.one_dimensional, float(input_bound))
         self._evaluator = Evaluator(self.context)
         encoder = CKKSEncoder(self.context)
         top = self.context.max_level
@@ -224,43 +343,68 @@ class EncryptedLinearModel:
         ]
         for plain in (p for chunk in self._diagonals for group in chunk for p in group if p is not None):
             plain.shoup(self.context.ring(top).q)  # precompute once: every query multiplies by these
-        rescaled = self.context.scale * self.context.scale / self.context.coeff_modulus[top]
-        self._bias = encoder.encode(packing.bias_slots(model.bias), scale=rescaled, level=top - 1)
-        # The mask's scale is the prime the next rescale divides by, so the answer keeps the scale `rescaled`.
-        self._mask = None
-        if self.masked:
-            score_slots = packing.bias_slots(np.ones(model.n_outputs))
-            self._mask = encoder.encode(score_slots, scale=self.context.coeff_modulus[top - 1], level=top - 1)
-        self._key_cache: dict[bytes, GaloisKeys] = {}
+        self._bias = encoder.encode(packing.bias_slots(model.bias), scale=_answer_scale(self.context), level=top - 1)
+        self._zero = Plaintext(np.zeros((1, self.context.n), dtype=np.uint64), 0, _answer_scale(self.context))
+        self._key_cache: dict[bytes, tuple[PublicKey, GaloisKeys, bytes]] = {}
+        # Tests switch this off to show what re-randomization protects; a real server never does.
+        self._rerandomize = True
 
     @classmethod
-    def from_sklearn(cls, estimator: object, parameters: CKKSParameters | None = None) -> EncryptedLinearModel:
+    def from_sklearn(
+        cls, estimator: object, parameters: CKKSParameters | None = None, input_bound: float | None = None
+    ) -> EncryptedLinearModel:
         """Plan and encode any fitted scikit-learn linear model."""
-        return cls(LinearModel.from_sklearn(estimator), parameters)
+        return cls(LinearModel.from_sklearn(estimator), parameters, input_bound)
 
     def __repr__(self) -> str:
         return f"EncryptedLinearModel({self.model.n_outputs} x {self.model.n_features}, {self.context!r})"
 
-    def load_keys(self, keys: bytes) -> GaloisKeys:
-        """Parse (and cache, by hash) a client's Galois keys; checks that every needed rotation is there."""
+    def load_keys(self, keys: bytes) -> tuple[PublicKey, GaloisKeys, bytes]:
+        """Parse (and cache, by hash) a client's key bundle: ``(public key, Galois keys, key id)``.
+
+        Checks that every rotation the plan needs is there, at its level.
+
+        Raises
+        ------
+        ProtocolError
+            Not a key bundle of this plan, malformed, or missing a rotation the plan needs.
+        MissingKeyError
+            A Galois key the plan needs is absent.
+        """
         if not isinstance(keys, (bytes, bytearray, memoryview)):
             raise ProtocolError(f"keys must be bytes, got {type(keys).__name__}")
-        digest = hashlib.blake2b(bytes(keys), digest_size=32).digest()
+        keys = bytes(keys)
+        digest = hashlib.blake2b(keys, digest_size=32).digest()
         if digest in self._key_cache:
             return self._key_cache[digest]
-        galois = loads(bytes(keys), self.context)
-        if not isinstance(galois, GaloisKeys):
-            raise ProtocolError(f"the key bundle holds a {type(galois).__name__}, expected GaloisKeys")
+        if len(keys) < _KEYS_HEADER.size:
+            raise ProtocolError(f"a key bundle is at least {_KEYS_HEADER.size} bytes; got {len(keys)}")
+        magic, version, flags, _, fingerprint = _KEYS_HEADER.unpack_from(keys)
+        if magic != KEYS_MAGIC or version != PROTOCOL_VERSION or flags:
+            found = {QUERY_MAGIC: "a query", ANSWER_MAGIC: "an answer"}.get(magic, f"magic {magic!r}")
+            raise ProtocolError(f"expected a heedu key bundle (version {PROTOCOL_VERSION}), got {found}")
+        if fingerprint != self.plan.fingerprint:
+            raise ProtocolError("the key bundle was made for another model or parameter set (plan fingerprint differs)")
+        public_blob, offset = _length_prefixed(keys, _KEYS_HEADER.size, "key bundle")
+        galois_blob, offset = _length_prefixed(keys, offset, "key bundle")
+        if offset != len(keys):
+            raise ProtocolError(f"{len(keys) - offset} unexpected bytes after the key bundle")
+        try:
+            public_key, galois = loads(public_blob, self.context), loads(galois_blob, self.context)
+        except (SerializationError, SecurityError) as error:
+            raise ProtocolError(f"the key bundle is malformed: {error}") from None
+        if not isinstance(public_key, PublicKey) or not isinstance(galois, GaloisKeys):
+            raise ProtocolError("a key bundle holds a public key and then Galois keys")
         for step, level in self.plan.packing.steps_by_level(self.context.max_level).items():
             galois.key_for(galois.galois_elt_of(step), f"a rotation by {step} step(s)")
             if galois.keys[galois.galois_elt_of(step)].level < level:
                 raise ProtocolError(f"the key for rotation {step} is trimmed below level {level}, where it is needed")
         while len(self._key_cache) >= KEY_CACHE_ENTRIES:
             self._key_cache.pop(next(iter(self._key_cache)))
-        self._key_cache[digest] = galois
-        return galois
+        self._key_cache[digest] = (public_key, galois, key_id_of(public_blob))
+        return self._key_cache[digest]
 
-    def _answer_group(self, group: list[Ciphertext], keys: GaloisKeys) -> Ciphertext:
+    def _answer_group(self, group: list[Ciphertext], keys: GaloisKeys, public_key: PublicKey) -> Ciphertext:
         ev, packing = self._evaluator, self.plan.packing
         parts: list[Ciphertext | None] = [None] * packing.giant_steps
         for chunk, ct in enumerate(group):
@@ -278,37 +422,48 @@ class EncryptedLinearModel:
                 continue
             part = ev.rescale_to_next(part)
             if a:
-                part = ev.rotate_vector(part, packing.baby_step * a, keys)
+                part = ev.rotate_vector(part, packing.giant_rotations[a - 1], keys)
             total = part if total is None else ev.add(total, part)
-        if total is None:  # an all-zero model: every score is the bias
-            raise ProtocolError("the model's weights are all zero; its scores do not depend on the input")
+        assert total is not None  # the constructor refuses all-zero weights
         for step in packing.fold_rotations:
             total = ev.add(total, ev.rotate_vector(total, step, keys))
-        total = ev.add_plain(total, self._bias)
-        if self._mask is not None:
-            total = ev.rescale_to_next(ev.multiply_plain(total, self._mask))
-        return ev.mod_switch_to(total, 0)
+        total = ev.mod_switch_to(ev.add_plain(total, self._bias), 0)
+        if self._rerandomize:
+            total = ev.add(total, Encryptor(self.context, public_key).encrypt(self._zero))
+        return total
 
     def predict(self, query: bytes, keys: bytes) -> bytes:
-        """Answer an encrypted query: one ciphertext per group of inputs that fit in the slots."""
+        """Answer an encrypted query: one ciphertext per group of inputs that fit in the slots.
+
+        Raises
+        ------
+        ProtocolError
+            The query or the keys are malformed, belong to another plan, or the query was
+            encrypted under other keys than ``keys`` (its key id differs).
+        """
         plan, ctx = self.plan, self.context
-        flags, inputs, groups = _unpack(query, QUERY_MAGIC, plan, "query")
-        galois = self.load_keys(keys)
+        flags, key_id, inputs, groups = _unpack(query, QUERY_MAGIC, plan, "query")
+        public_key, galois, bundle_id = self.load_keys(keys)
+        if key_id != bundle_id:
+            raise ProtocolError(
+                "the query was encrypted by another client than the one whose keys came with it (key id differs): "
+                "send the public keys of the client that made the query"
+            )
         answers = []
         for group in groups:
             cts = []
             for blob in group:
                 try:
                     ct = loads(blob, ctx)
-                except SerializationError as error:
+                except (SerializationError, SecurityError) as error:  # e.g. parameters where a ciphertext belongs
                     raise ProtocolError(f"a query ciphertext is malformed: {error}") from None
                 if not isinstance(ct, Ciphertext) or ct.size != 2 or ct.level != ctx.max_level:
                     raise ProtocolError("query ciphertexts must be fresh size-2 ciphertexts at the top level")
                 if not math.isclose(ct.scale, ctx.scale, rel_tol=1e-12):
                     raise ProtocolError(f"query ciphertexts must have the plan's scale 2^{math.log2(ctx.scale):.0f}")
                 cts.append(ct)
-            answers.append([dumps(self._answer_group(cts, galois), ctx)])
-        return _pack(ANSWER_MAGIC, plan, flags, inputs, answers)
+            answers.append([dumps(self._answer_group(cts, galois, public_key), ctx)])
+        return _pack(ANSWER_MAGIC, plan, key_id, flags, inputs, answers)
 
 
 class InferenceClient:
@@ -321,7 +476,13 @@ class InferenceClient:
     secret_key : SecretKey, optional
         Reuse a secret key; a fresh one is generated otherwise.
     random_source : RandomSource, optional
-        Defaults to a fresh CSPRNG-backed source.
+        Defaults to the OS CSPRNG.
+
+    Raises
+    ------
+    SecurityError
+        The plan's parameters are below 128-bit security and nobody opted in locally
+        (``InferencePlan.from_json(text, allow_insecure=True)``).
     """
 
     def __init__(
@@ -336,39 +497,93 @@ class InferenceClient:
         self._encryptor = Encryptor(self.context, secret_key=self._keygen.secret_key(), random_source=random_source)
         self._decryptor = Decryptor(self.context, self._keygen.secret_key())
         self._encoder = CKKSEncoder(self.context)
+        self._public_key = dumps(self._derived_public_key(), self.context)
+        self._keys: bytes | None = None
 
     def __repr__(self) -> str:
         return f"InferenceClient({self.plan.packing.n_outputs} x {self.plan.packing.n_features}, <secret key hidden>)"
 
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        refuse_to_pickle(self)
+
+    def _derived_public_key(self) -> PublicKey:
+        """The public key, a function of the secret key: its randomness comes from a PRF keyed by ``s``.
+
+        So the same secret key always gives the same public key, hence the same key id, in any
+        process (the command line restores a client from its secret key file). The seed is
+        BLAKE2b of a domain label and the secret's coefficients: nothing about ``s`` can be
+        learnt from it, and it is used for nothing else.
+        """
+        secret = self._keygen.secret_key()
+        label = b"heedu native protocol: public key from the secret key"
+        seed = hashlib.blake2b(label + secret.coefficients.tobytes(), digest_size=32).digest()
+        return KeyGenerator(self.context, secret_key=secret, random_source=SeededRandomSource(seed)).public_key()
+
     def public_keys(self) -> bytes:
-        """The Galois keys the plan needs, each trimmed to its level (seeded: about half size). Send once."""
-        packing = self.plan.packing
-        levels = packing.steps_by_level(self.context.max_level)
-        galois = self._keygen.galois_keys(steps=list(levels))
-        return dumps(galois.trimmed(levels), self.context)
+        """The key bundle for the server, made once: the public key (the server re-randomizes answers
+        with it) and the Galois keys the plan needs, each trimmed to its level. Send it once."""
+        if self._keys is None:
+            packing = self.plan.packing
+            levels = packing.steps_by_level(self.context.max_level)
+            galois = self._keygen.galois_keys(steps=list(levels)).trimmed(levels)
+            header = _KEYS_HEADER.pack(KEYS_MAGIC, PROTOCOL_VERSION, 0, 0, self.plan.fingerprint)
+            blobs = [self._public_key, dumps(galois, self.context)]
+            self._keys = header + b"".join(struct.pack("<Q", len(blob)) + blob for blob in blobs)
+        return self._keys
+
+    @property
+    def key_id(self) -> bytes:
+        """The 16-byte id of this client's public key; its queries and answers carry it."""
+        return key_id_of(self._public_key)
 
     def encrypt(self, x: object) -> bytes:
-        """Encrypt one input ``(n_features,)`` or a batch ``(n, n_features)`` into a query."""
+        """Encrypt one input ``(n_features,)`` or a batch ``(n, n_features)`` into a query.
+
+        Raises
+        ------
+        ShapeError
+            Not a finite real vector or matrix with the plan's number of features.
+        ProtocolError
+            An input beyond the plan's ``input_bound`` (its scores could wrap around the modulus).
+        """
         packing = self.plan.packing
         batch = LinearModel(np.zeros((1, packing.n_features)), np.zeros(1)).check_inputs(x)
+        largest = float(np.abs(batch).max())
+        if largest > self.plan.input_bound:
+            raise ProtocolError(
+                f"an input has |x| = {largest:.4g}, beyond the plan's bound {self.plan.input_bound:.4g}: its "
+                "scores could wrap around the modulus. Scale your inputs as the model was trained."
+            )
         single = np.asarray(x).ndim == 1
         groups = []
         for slots in packing.input_slots(batch):
             groups.append(
                 [dumps(self._encryptor.encrypt_symmetric(self._encoder.encode(chunk)), self.context) for chunk in slots]
             )
-        return _pack(QUERY_MAGIC, self.plan, FLAG_SINGLE_INPUT if single else 0, batch.shape[0], groups)
+        flags = FLAG_SINGLE_INPUT if single else 0
+        return _pack(QUERY_MAGIC, self.plan, self.key_id, flags, batch.shape[0], groups)
 
     def decrypt(self, answer: bytes) -> np.ndarray:
-        """Scores shaped like the model's ``decision_function`` on the encrypted input."""
-        flags, inputs, groups = _unpack(answer, ANSWER_MAGIC, self.plan, "answer")
+        """Scores shaped like the model's ``decision_function`` on the encrypted input.
+
+        Raises
+        ------
+        ProtocolError
+            Not an answer of this plan, or an answer for another client's keys.
+        """
+        flags, key_id, inputs, groups = _unpack(answer, ANSWER_MAGIC, self.plan, "answer")
+        if key_id != self.key_id:
+            raise ProtocolError(
+                "this answer was computed for another client's keys (key id differs): decrypt it with the "
+                "client that made the query"
+            )
         ctx = self.context
-        expected_scale = ctx.scale * ctx.scale / ctx.coeff_modulus[ctx.max_level]
+        expected_scale = _answer_scale(ctx)
         slots = []
         for (blob,) in groups:
             try:
                 ct = loads(blob, ctx)
-            except SerializationError as error:
+            except (SerializationError, SecurityError) as error:
                 raise ProtocolError(f"an answer ciphertext is malformed: {error}") from None
             if not isinstance(ct, Ciphertext) or ct.size != 2 or ct.level != 0:
                 raise ProtocolError("an answer must hold size-2 ciphertexts at level 0")

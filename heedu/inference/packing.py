@@ -24,13 +24,26 @@ diagonals are pre-rotated for free, the :math:`g - 1` baby rotations of the
 *same* ciphertext share one key-switch decomposition (hoisting), and only
 :math:`m'/g - 1` giant rotations remain.
 
-**Tiles.** Each input occupies a tile of :math:`n' + m' - 1` slots: its
-:math:`n'` (padded) features followed by a copy of its first :math:`m' - 1`, so
-that rotating the whole slot vector by :math:`i < m'` reads
-:math:`x_{(j+i) \bmod n'}` inside every tile. As many inputs as fit share one
-ciphertext; their scores come back in slots :math:`t \cdot \text{tile} + r`.
-Inputs wider than a ciphertext are split into feature chunks whose products
-are summed before the giant steps.
+**Every slot a score.** The folding ladder above runs over the *whole* cycle of
+:math:`n'` slots, so every slot :math:`j`, not only :math:`j < m'`, ends up with
+the complete sum :math:`s_{j \bmod m'}`: the rows :math:`(j + k m') \bmod m'` all
+equal :math:`j \bmod m'` and the columns :math:`(j + k m' + i) \bmod n'` cover
+:math:`[0, n')` exactly once. No slot of the answer holds a partial sum of
+:math:`W`, whatever the client encrypted, so nothing has to be masked. (An
+earlier layout left partial sums next to the scores and multiplied them by an
+encoded 0/1 mask; the mask's encoding error is public, and a client that scaled
+its inputs by :math:`10^4` read the "hidden" partial sums back. A 0/1 slot mask
+cannot be encoded exactly: the number field has no idempotents but 0 and 1.)
+
+**Interleaved batching.** :math:`B = (N/2) / n'` inputs share a ciphertext,
+interleaved: slot :math:`jB + t` holds feature :math:`j` of input :math:`t`.
+Rotating the whole slot vector by :math:`iB` rotates every input's
+:math:`n'`-cycle by :math:`i` at once, exactly and cyclically, so the schedule
+above runs unchanged with every rotation amount multiplied by :math:`B`, and
+score :math:`r` of input :math:`t` lands in slot :math:`rB + t` (and again at
+:math:`(r + k m')B + t` for every :math:`k`). Inputs wider than a ciphertext
+(:math:`n > N/2`) are split into feature chunks of :math:`n' = N/2` (then
+:math:`B = 1`) whose products are summed before the giant steps.
 
 References: [HS14] Halevi and Shoup, *Algorithms in HElib*, eprint 2014/106;
 [GAZELLE] Juvekar, Vaikuntanathan, Chandrakasan, USENIX Security 2018, section 5;
@@ -40,7 +53,7 @@ Examples
 --------
 >>> plan = PackingPlan.for_model(n_features=784, n_outputs=10, slot_count=4096)
 >>> plan.feature_block, plan.class_block, plan.inputs_per_ciphertext, plan.key_switches
-(1024, 16, 3, 12)
+(1024, 16, 4, 12)
 """
 
 from __future__ import annotations
@@ -71,20 +84,26 @@ class PackingPlan:
 
     @classmethod
     def for_model(cls, n_features: int, n_outputs: int, slot_count: int) -> PackingPlan:
-        """Choose the layout: smallest blocks that fit, chunks if the features do not fit one ciphertext."""
+        """Choose the layout: smallest blocks that fit, chunks if the features do not fit one ciphertext.
+
+        Raises
+        ------
+        ParameterError
+            A size is not a positive integer, the slot count is not a power of two, or the
+            outputs (padded to a power of two) need more slots than there are.
+        """
         for name, value in (("n_features", n_features), ("n_outputs", n_outputs), ("slot_count", slot_count)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if slot_count & (slot_count - 1):
+            raise ParameterError(f"slot_count must be a power of two, got {slot_count}")
         class_block = _next_power_of_two(n_outputs)
-        if 2 * class_block > slot_count:
+        if class_block > slot_count:
             raise ParameterError(
-                f"{n_outputs} outputs need {class_block} slots per block, more than half of the {slot_count} slots; "
+                f"{n_outputs} outputs need {class_block} slots per block, more than the {slot_count} slots; "
                 "use a larger poly_modulus_degree"
             )
-        feature_block = max(class_block, _next_power_of_two(n_features))
-        while feature_block + class_block - 1 > slot_count:
-            feature_block //= 2
-        feature_block = max(feature_block, class_block)
+        feature_block = min(int(slot_count), max(class_block, _next_power_of_two(n_features)))
         chunks = math.ceil(n_features / feature_block)
         baby_step = 1 << math.ceil(math.log2(class_block) / 2)
         return cls(int(n_features), int(n_outputs), int(slot_count), class_block, feature_block, chunks, baby_step)
@@ -92,13 +111,9 @@ class PackingPlan:
     # ----------------------------------------------------------------- derived quantities
 
     @property
-    def tile(self) -> int:
-        """Slots per input: its feature block plus a copy of the first ``class_block - 1`` features."""
-        return self.feature_block + self.class_block - 1
-
-    @property
     def inputs_per_ciphertext(self) -> int:
-        return self.slot_count // self.tile
+        """:math:`B = (N/2) / n'`, the interleaving stride: slot ``j * B + t`` holds feature ``j`` of input ``t``."""
+        return self.slot_count // self.feature_block
 
     @property
     def giant_steps(self) -> int:
@@ -107,15 +122,19 @@ class PackingPlan:
 
     @property
     def baby_rotations(self) -> list[int]:
-        return list(range(1, min(self.baby_step, self.class_block)))
+        """Slot amounts :math:`bB` for :math:`0 < b < g`: rotations of every input by ``b`` features."""
+        return [b * self.inputs_per_ciphertext for b in range(1, min(self.baby_step, self.class_block))]
 
     @property
     def giant_rotations(self) -> list[int]:
-        return [self.baby_step * a for a in range(1, self.giant_steps)]
+        """Slot amounts :math:`gaB` for :math:`0 < a < m'/g`."""
+        return [self.baby_step * a * self.inputs_per_ciphertext for a in range(1, self.giant_steps)]
 
     @property
     def fold_rotations(self) -> list[int]:
-        return [self.class_block << k for k in range(int(math.log2(self.feature_block // self.class_block)))]
+        """Slot amounts :math:`m' 2^k B`: the ladder over each input's whole :math:`n'`-cycle."""
+        folds = int(math.log2(self.feature_block // self.class_block))
+        return [(self.class_block << k) * self.inputs_per_ciphertext for k in range(folds)]
 
     @property
     def rotation_steps(self) -> list[int]:
@@ -136,26 +155,27 @@ class PackingPlan:
 
     # ----------------------------------------------------------------- slot vectors
 
+    def _interleave(self, features: np.ndarray) -> np.ndarray:
+        """``(..., B, n')`` per-input vectors -> ``(..., B * n')`` slots, slot ``j * B + t`` from input ``t``."""
+        return np.swapaxes(features, -1, -2).reshape(*features.shape[:-2], self.slot_count)
+
     def input_slots(self, inputs: np.ndarray) -> np.ndarray:
         """Slot vectors ``(n_ciphertext_groups, feature_chunks, slot_count)`` for a batch ``(n, n_features)``."""
         inputs = np.asarray(inputs, dtype=np.float64)
-        groups = math.ceil(inputs.shape[0] / self.inputs_per_ciphertext)
-        padded = np.zeros((groups * self.inputs_per_ciphertext, self.feature_chunks * self.feature_block))
+        per = self.inputs_per_ciphertext
+        groups = math.ceil(inputs.shape[0] / per)
+        padded = np.zeros((groups * per, self.feature_chunks * self.feature_block))
         padded[: inputs.shape[0], : self.n_features] = inputs
-        chunks = padded.reshape(groups, self.inputs_per_ciphertext, self.feature_chunks, self.feature_block)
-        tiles = np.concatenate([chunks, chunks[..., : self.class_block - 1]], axis=-1)
-        slots = np.zeros((groups, self.feature_chunks, self.slot_count))
-        width = self.inputs_per_ciphertext * self.tile
-        slots[..., :width] = tiles.transpose(0, 2, 1, 3).reshape(groups, self.feature_chunks, width)
-        return slots
+        chunks = padded.reshape(groups, per, self.feature_chunks, self.feature_block).transpose(0, 2, 1, 3)
+        return self._interleave(chunks)
 
     def diagonal_slots(self, weights: np.ndarray) -> np.ndarray:
         r"""Pre-rotated diagonals ``(feature_chunks, giant_steps, baby_step, slot_count)``.
 
-        Entry ``[c, a, b]`` is :math:`\mathrm{rot}(d_{ga+b}, -ga)` for chunk ``c``, with
-        :math:`d_i` repeated in every tile (zero outside the tiles' first :math:`n'` slots).
+        Entry ``[c, a, b]`` is :math:`\mathrm{rot}(d_{ga+b}, -gaB)` for chunk ``c``, where
+        :math:`d_i[jB + t] = W[j \bmod m', (j+i) \bmod n']` for every input ``t``.
         """
-        m, n = self.class_block, self.feature_block
+        m, n, per = self.class_block, self.feature_block, self.inputs_per_ciphertext
         padded = np.zeros((m, self.feature_chunks * n))
         padded[: self.n_outputs, : self.n_features] = weights
         j = np.arange(n)
@@ -167,43 +187,40 @@ class PackingPlan:
                     i = self.baby_step * a + b
                     if i >= m:
                         continue
-                    diagonal = np.zeros(self.tile)
-                    diagonal[:n] = block[j % m, (j + i) % n]
-                    vector = np.zeros(self.slot_count)
-                    vector[: self.inputs_per_ciphertext * self.tile] = np.tile(diagonal, self.inputs_per_ciphertext)
-                    out[c, a, b] = np.roll(vector, self.baby_step * a)  # rot(v, -ga) = np.roll(v, +ga)
+                    diagonal = np.repeat(block[j % m, (j + i) % n], per)  # the same for every input t
+                    out[c, a, b] = np.roll(diagonal, self.baby_step * a * per)  # rot(v, -gaB) = np.roll(v, +gaB)
         return out
 
     def bias_slots(self, bias: np.ndarray) -> np.ndarray:
-        """The bias in slot ``t * tile + r`` for every input ``t`` and output ``r``."""
-        tile = np.zeros(self.tile)
-        tile[: self.n_outputs] = bias
-        vector = np.zeros(self.slot_count)
-        vector[: self.inputs_per_ciphertext * self.tile] = np.tile(tile, self.inputs_per_ciphertext)
-        return vector
+        """The bias where its score lands: slot ``j * B + t`` gets ``bias[j mod m']`` (zero for padded outputs)."""
+        padded = np.zeros(self.class_block)
+        padded[: self.n_outputs] = bias
+        return np.repeat(np.tile(padded, self.feature_block // self.class_block), self.inputs_per_ciphertext)
+
+    def score_grid(self, slots: np.ndarray) -> np.ndarray:
+        """One result ciphertext's slots as ``(n', B)``: row ``j`` holds score ``j mod m'`` of every input."""
+        return np.asarray(slots).reshape(self.feature_block, self.inputs_per_ciphertext)
 
     def read_scores(self, slots: np.ndarray, count: int) -> np.ndarray:
         """Scores ``(count, n_outputs)`` from decrypted result slots ``(n_groups, slot_count)``."""
-        rows = []
-        for group in np.atleast_2d(slots):
-            for t in range(self.inputs_per_ciphertext):
-                rows.append(group[t * self.tile : t * self.tile + self.n_outputs])
-        return np.array(rows[:count])
+        rows = [self.score_grid(group)[: self.n_outputs].T for group in np.atleast_2d(slots)]
+        return np.concatenate(rows)[:count]
 
     def describe(self) -> str:
         """A readable account of the layout and the rotation schedule."""
+        per = self.inputs_per_ciphertext
         lines = [
             f"linear layer {self.n_outputs} x {self.n_features} on {self.slot_count} slots (hybrid diagonals, BSGS)",
             f"  outputs padded to m' = {self.class_block}; features in {self.feature_chunks} chunk(s) "
             f"of n' = {self.feature_block}",
-            f"  each input takes a tile of {self.tile} slots (n' + m' - 1): {self.inputs_per_ciphertext} input(s) "
-            "per ciphertext",
+            f"  inputs interleaved with stride B = {per}: {per} input(s) per ciphertext, "
+            f"feature j of input t in slot j * {per} + t",
             f"  baby steps (hoisted, on the fresh input): {self.baby_rotations or 'none'}",
             f"  giant steps (after rescaling): {self.giant_rotations or 'none'}",
-            f"  folding ladder (sum of the n'/m' blocks): {self.fold_rotations or 'none'}",
+            f"  folding ladder (over the whole n'-cycle): {self.fold_rotations or 'none'}",
             f"  Galois keys needed: {self.rotation_steps}",
-            f"  key switches per ciphertext: {self.key_switches} "
-            f"(per input: {self.key_switches / self.inputs_per_ciphertext:.1f})",
-            f"  scores of input t, output r in slot t * {self.tile} + r",
+            f"  key switches per ciphertext: {self.key_switches} (per input: {self.key_switches / per:.1f})",
+            f"  score r of input t in slot r * {per} + t, repeated every {self.class_block * per} slots: "
+            "every slot of the answer holds a whole score, never a partial sum",
         ]
         return "\n".join(lines)
