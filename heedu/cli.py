@@ -33,6 +33,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .errors import HeeduError
+
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +44,7 @@ MAX_INPUT_BYTES = 256 * 1024 * 1024
 DEMO_SEED = 0
 
 
-class CLIError(Exception):
+class CLIError(HeeduError):
     """A user error: printed as one line, exit status 1."""
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import modarith
 from .encoder import Plaintext
-from .errors import ContextMismatchError, ParameterError, ShapeError
+from .errors import ContextMismatchError, MissingKeyError, ShapeError
 from .keys import PublicKey, SecretKey, refuse_to_pickle
 from .params import CKKSContext
 from .sampling import RandomSource, SecureRandomSource, expand_seed
@@ -159,7 +159,7 @@ class Encryptor:
         random_source: RandomSource | None = None,
     ) -> None:
         if public_key is None and secret_key is None:
-            raise ParameterError("an Encryptor needs a public key, a secret key, or both")
+            raise MissingKeyError("an Encryptor needs a public key, a secret key, or both")
         key_shape = (context.key_ring.k, context.n)
         if public_key is not None and (
             not isinstance(public_key, PublicKey) or public_key.data.shape != (2, *key_shape)
@@ -185,7 +185,7 @@ class Encryptor:
     def encrypt(self, plaintext: Plaintext) -> Ciphertext:
         r"""Public-key encryption: :math:`(ub + e_0, ua + e_1)` mod :math:`Q_\ell p`, divided by :math:`p`, plus pt."""
         if self.public_key is None:
-            raise ParameterError("this Encryptor has no public key; use encrypt_symmetric or pass public_key")
+            raise MissingKeyError("this Encryptor has no public key; use encrypt_symmetric or pass public_key")
         plaintext = check_plaintext(self.context, plaintext)
         ctx, level = self.context, plaintext.level
         ring = ctx.ring_with_special(level)
@@ -202,7 +202,7 @@ class Encryptor:
     def encrypt_symmetric(self, plaintext: Plaintext) -> Ciphertext:
         r"""Secret-key encryption :math:`(-as + e + \mathrm{pt}, a)`, ``a`` expanded from a fresh seed."""
         if self._secret_key is None:
-            raise ParameterError("this Encryptor has no secret key; use encrypt() or pass secret_key")
+            raise MissingKeyError("this Encryptor has no secret key; use encrypt() or pass secret_key")
         plaintext = check_plaintext(self.context, plaintext)
         ctx, level = self.context, plaintext.level
         ring = ctx.ring(level)

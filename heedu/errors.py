@@ -3,8 +3,50 @@ r"""Typed exceptions raised at heedu's boundaries.
 Every error says what was expected, what was found, and what to do about it.
 They all derive from :class:`HeeduError`, so ``except heedu.HeeduError`` catches
 anything heedu raises on purpose; each also derives from the built-in exception
-a Python user would expect (``ValueError``, ``TypeError``, ``KeyError``), so code
-that does not know heedu still behaves sensibly.
+a Python user would expect (``ValueError``, ``KeyError``, ``PermissionError``), so
+code that does not know heedu still behaves sensibly. Passing an object of the
+wrong Python type altogether (a list where a ``Ciphertext`` belongs) raises the
+built-in ``TypeError``.
+
+=========================  ==========================================================  ==============================
+error                      meaning                                                     raised in
+=========================  ==========================================================  ==============================
+``ParameterError``         malformed or inconsistent parameters (degree, primes,       ``numth``, ``ntt``, ``rns``,
+                           scale, seeds, layout sizes)                                 ``sampling``, ``params``,
+                                                                                       ``seal.blake2``,
+                                                                                       ``inference.packing``,
+                                                                                       ``inference.native``
+``SecurityError``          below the HE standard's 128-bit table without the local     ``params``
+                           caller's ``allow_insecure=True``
+``LevelError``             a level that does not exist or is not reachable (rescale    ``params``, ``encoder``,
+                           at level 0, trimming a key above its level)                 ``keys``, ``keyswitch``,
+                                                                                       ``evaluator``
+``ScaleMismatchError``     operands that must share a scale do not                     ``evaluator``
+``ScaleOutOfBoundsError``  a scale outside :math:`[1, 2^{\text{bits of } Q_\ell})`,     ``params``, ``encoder``,
+                           or a product's scale that no longer fits                    ``evaluator``
+``EncodingError``          values that cannot be encoded (too many, not finite, too    ``encoder``
+                           large for the modulus)
+``ShapeError``             an array of the wrong shape, dtype or residue range         ``ntt``, ``rns``, ``ring``,
+                                                                                       ``encryption``,
+                                                                                       ``inference.*``
+``OperandError``           an operand the operation does not take (a size-3            ``keys``, ``evaluator``
+                           ciphertext where size 2 is needed, a step that is not an
+                           integer)
+``FormError``              coefficient form where NTT form is needed, or vice versa    ``ring``
+``ContextMismatchError``   objects of two parameter sets (rings, parms_ids) combined   ``ring``, ``keys``,
+                                                                                       ``encryption``,
+                                                                                       ``serialization``
+``MissingKeyError``        a key the operation needs was not given or generated        ``keys``, ``encryption``
+``SerializationError``     bytes that do not hold a valid object (truncated, corrupt,  ``serialization``,
+                           oversized)                                                  ``seal.wire``, ``inference.ei``
+``SecretKeyExposureError`` a secret key would be written, read or pickled without an   ``keys``, ``serialization``,
+                           explicit opt-in                                             ``seal.wire``
+=========================  ==========================================================  ==============================
+
+The applications on top add their own, each rooted here: ``ProtocolError``
+(``inference.native``), ``EIProtocolError`` (``inference.ei``), ``IdxFormatError``
+(a ``ShapeError``, ``inference.mnist``), ``CLIError`` (``cli``), and the Azure
+adapter's request, key-exchange, service and deployment errors.
 """
 
 from __future__ import annotations
@@ -42,6 +84,10 @@ class ShapeError(HeeduError, ValueError):
     """An array has the wrong shape, dtype or range for the ring it should live in."""
 
 
+class OperandError(HeeduError, ValueError):
+    """An operand is not one the operation takes: a ciphertext of the wrong size, a step that is not an integer."""
+
+
 class FormError(HeeduError, ValueError):
     """A polynomial is in coefficient form where NTT form is required, or vice versa."""
 
@@ -51,7 +97,7 @@ class ContextMismatchError(HeeduError, ValueError):
 
 
 class MissingKeyError(HeeduError, KeyError):
-    """A Galois key needed for a rotation or conjugation was not generated."""
+    """A key the operation needs was not given or not generated (a Galois key, an encryptor's key)."""
 
     def __str__(self) -> str:  # KeyError would repr() the message; show it as written.
         return str(self.args[0]) if self.args else ""

@@ -41,7 +41,7 @@ import numpy as np
 from . import keyswitch, modarith
 from .encoder import Plaintext
 from .encryption import Ciphertext, check_ciphertext, check_plaintext
-from .errors import LevelError, ParameterError, ScaleMismatchError, ScaleOutOfBoundsError
+from .errors import LevelError, OperandError, ScaleMismatchError, ScaleOutOfBoundsError
 from .keys import GaloisKeys, RelinKeys, galois_elt_from_step
 from .params import CKKSContext
 
@@ -146,7 +146,7 @@ class Evaluator:
         r"""Tensor product of two size-2 ciphertexts: size 3, scale :math:`\Delta_a \Delta_b`."""
         a, b = self._ct(a), self._ct(b)
         if a.size != 2 or b.size != 2:
-            raise ParameterError(
+            raise OperandError(
                 f"multiply takes size-2 ciphertexts, got sizes {a.size} and {b.size}; relinearize first"
             )
         if a.level != b.level:
@@ -165,7 +165,7 @@ class Evaluator:
         r""":math:`(c_0^2, 2 c_0 c_1, c_1^2)`: three products instead of four."""
         a = self._ct(a)
         if a.size != 2:
-            raise ParameterError(f"square takes a size-2 ciphertext, got size {a.size}; relinearize first")
+            raise OperandError(f"square takes a size-2 ciphertext, got size {a.size}; relinearize first")
         scale = a.scale * a.scale
         self._check_scale_fits(scale, a.level, "square")
         q = self.context.ring(a.level).q
@@ -183,7 +183,7 @@ class Evaluator:
         if a.size == 2:
             return a
         if a.size != 3:
-            raise ParameterError(f"relinearize handles size-3 ciphertexts, got size {a.size}")
+            raise OperandError(f"relinearize handles size-3 ciphertexts, got size {a.size}")
         switched = keyswitch.switch_key(self.context, a.level, a.data[2], relin_keys.key)
         q = self.context.ring(a.level).q
         return Ciphertext(modarith.add_mod(a.data[:2], switched, q), a.level, a.scale)
@@ -255,7 +255,7 @@ class Evaluator:
         r""":math:`\sigma_g` on the slots: permute both components, then switch :math:`c_1` back to :math:`s`."""
         a = self._ct(a)
         if a.size != 2:
-            raise ParameterError(f"Galois automorphisms need a size-2 ciphertext (relinearize first), got {a.size}")
+            raise OperandError(f"Galois automorphisms need a size-2 ciphertext (relinearize first), got {a.size}")
         if not isinstance(galois_keys, GaloisKeys):
             raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
         key = galois_keys.key_for(galois_elt, f"galois_elt {galois_elt}")
@@ -267,7 +267,7 @@ class Evaluator:
 
     def _step_elt(self, steps: int) -> int:
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
-            raise ParameterError(f"rotation steps must be an integer, got {steps!r}")
+            raise OperandError(f"rotation steps must be an integer, got {steps!r}")
         return galois_elt_from_step(int(steps), self.context.n)
 
     def rotate_vector(self, a: Ciphertext, steps: int, galois_keys: GaloisKeys) -> Ciphertext:
@@ -288,7 +288,7 @@ class Evaluator:
         r"""Rotations of one ciphertext by several ``steps``, sharing one key-switch decomposition."""
         a = self._ct(a)
         if a.size != 2:
-            raise ParameterError(f"rotations need a size-2 ciphertext (relinearize first), got {a.size}")
+            raise OperandError(f"rotations need a size-2 ciphertext (relinearize first), got {a.size}")
         if not isinstance(galois_keys, GaloisKeys):
             raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
         ring = self.context.ring(a.level)

@@ -52,7 +52,7 @@ from typing import NoReturn
 import numpy as np
 
 from . import modarith
-from .errors import MissingKeyError, ParameterError, SecretKeyExposureError
+from .errors import ContextMismatchError, LevelError, MissingKeyError, OperandError, SecretKeyExposureError
 from .params import CKKSContext
 from .ring import PolyRing, RNSPoly
 from .sampling import RandomSource, SecureRandomSource, expand_seed
@@ -136,7 +136,9 @@ class KSwitchKey:
     def trimmed(self, level: int) -> KSwitchKey:
         """The same key restricted to levels ``<= level``: components ``0..level``, rows ``q_0..q_level, p``."""
         if not 0 <= level <= self.level:
-            raise ParameterError(f"cannot trim a key of level {self.level} to level {level}")
+            raise LevelError(
+                f"cannot trim a key of level {self.level} to level {level}; choose one in [0, {self.level}]"
+            )
         rows = [*range(level + 1), self.data.shape[2] - 1]
         seeds = self.seeds[: level + 1] if self.seeds is not None else None
         return KSwitchKey(np.ascontiguousarray(self.data[: level + 1][:, :, rows, :]), seeds)
@@ -252,7 +254,7 @@ class KeyGenerator:
             coefficients = self.random.ternary(context.n)
             secret_key = SecretKey(coefficients, ring.from_signed(coefficients).to_ntt().data)
         elif not isinstance(secret_key, SecretKey) or secret_key.data.shape != (ring.k, ring.n):
-            raise ParameterError("secret_key must be a SecretKey of this context")
+            raise ContextMismatchError("secret_key must be a SecretKey of this context")
         self._secret_key = secret_key
 
     def __repr__(self) -> str:
@@ -315,13 +317,13 @@ class KeyGenerator:
         elements = set()
         for step in step_list:
             if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
-                raise ParameterError(f"rotation steps must be integers, got {step!r}")
+                raise OperandError(f"rotation steps must be integers, got {step!r}")
             if step % (n // 2) == 0:
                 continue  # a rotation by a multiple of the slot count is the identity
             elements.add(galois_elt_from_step(int(step), n))
         for g in galois_elts:
             if not isinstance(g, (int, np.integer)) or g % 2 == 0 or not 0 < g < 2 * n:
-                raise ParameterError(f"a Galois element must be odd and in (0, {2 * n}), got {g!r}")
+                raise OperandError(f"a Galois element must be odd and in (0, {2 * n}), got {g!r}")
             elements.add(int(g))
         if conjugation:
             elements.add(2 * n - 1)

@@ -37,7 +37,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from . import modarith
-from .errors import FormError, ShapeError
+from .errors import ContextMismatchError, FormError, ShapeError
 from .ntt import NTTTables, galois_permutation_ntt
 from .rns import RNSBasis
 
@@ -154,7 +154,7 @@ class RNSPoly:
         if not isinstance(other, RNSPoly):
             raise TypeError(f"expected an RNSPoly, got {type(other).__name__}")
         if other.ring != self.ring:
-            raise ShapeError(f"polynomials live in different rings: {self.ring!r} and {other.ring!r}")
+            raise ContextMismatchError(f"polynomials live in different rings: {self.ring!r} and {other.ring!r}")
         if other.is_ntt != self.is_ntt:
             raise FormError("one operand is in NTT form and the other is not; convert one with to_ntt()/to_coeff()")
 

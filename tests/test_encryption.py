@@ -235,13 +235,13 @@ def other():
 
 
 def test_an_encryptor_needs_a_key(toy):
-    with pytest.raises(heedu.ParameterError, match="needs a public key, a secret key, or both"):
+    with pytest.raises(heedu.MissingKeyError, match="needs a public key, a secret key, or both"):
         heedu.Encryptor(toy.context)
     public_only = heedu.Encryptor(toy.context, toy.public_key)
-    with pytest.raises(heedu.ParameterError, match="no secret key"):
+    with pytest.raises(heedu.MissingKeyError, match="no secret key"):
         public_only.encrypt_symmetric(toy.encoder.encode([1.0]))
     secret_only = heedu.Encryptor(toy.context, secret_key=toy.secret_key)
-    with pytest.raises(heedu.ParameterError, match="no public key"):
+    with pytest.raises(heedu.MissingKeyError, match="no public key"):
         secret_only.encrypt(toy.encoder.encode([1.0]))
 
 
