@@ -7,9 +7,10 @@ The layers, each importing only from those above it:
 3. ``sampling``: randomness (secure by default, seeded, zero-noise)
 4. ``ring``: RNS polynomials in coefficient or NTT form
 5. ``params``: ``CKKSParameters`` and ``CKKSContext`` (modulus chain, parms_id, security)
-6. ``encoder``, ``keys``, ``encryption``: encoding, key generation, encryption
-7. ``keyswitch``, ``evaluator``: homomorphic operations
-8. ``serialization``, ``debug``: heedu's own format; noise and precision tools
+6. ``plaintext``, ``ciphertext``: the value types and their checks
+7. ``encoder``, ``keys``, ``encryption``: encoding, key generation, encryption
+8. ``keyswitch``, ``evaluator``: homomorphic operations
+9. ``serialization``, ``debug``: heedu's own format; noise and precision tools
 
 >>> import heedu
 >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
@@ -22,8 +23,9 @@ The layers, each importing only from those above it:
 [2.0, 4.0, 6.0]
 """
 
-from .encoder import CKKSEncoder, Plaintext
-from .encryption import Ciphertext, Decryptor, Encryptor
+from .ciphertext import Ciphertext
+from .encoder import CKKSEncoder
+from .encryption import Decryptor, Encryptor
 from .errors import (
     ContextMismatchError,
     EncodingError,
@@ -43,6 +45,7 @@ from .errors import (
 from .evaluator import Evaluator
 from .keys import GaloisKeys, KeyGenerator, KSwitchKey, PublicKey, RelinKeys, SecretKey
 from .params import CKKSContext, CKKSParameters
+from .plaintext import Plaintext
 from .sampling import RandomSource, SecureRandomSource, SeededRandomSource, ZeroNoiseSource
 
 __version__ = "0.1.0"

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .ciphertext import Ciphertext
 from .encoder import CKKSEncoder
-from .encryption import Ciphertext, Decryptor
+from .encryption import Decryptor
 from .keys import SecretKey
 from .params import CKKSContext
 

@@ -44,40 +44,14 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import modarith
 from .errors import EncodingError, LevelError, ScaleOutOfBoundsError
 from .params import CKKSContext
+from .plaintext import Plaintext
 from .ring import PolyRing
-
-
-@dataclass(frozen=True, eq=False)
-class Plaintext:
-    r"""An encoded message: a polynomial in NTT form at a level, with its scale.
-
-    ``data`` is ``(k, N)`` ``uint64`` with ``k = level + 1`` RNS rows. The
-    represented real polynomial is :math:`\mathrm{data} / \mathrm{scale}`.
-    """
-
-    data: np.ndarray
-    level: int
-    scale: float
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def __repr__(self) -> str:
-        return f"Plaintext(level={self.level}, log2(scale)={math.log2(self.scale):.2f})"
-
-    def shoup(self, q: np.ndarray) -> np.ndarray:
-        """Shoup companions of ``data`` modulo its level's primes ``q``, computed once and cached.
-
-        A plaintext multiplied many times (a model's weights) pays for them once.
-        """
-        if "shoup" not in self._cache:
-            self._cache["shoup"] = modarith.shoup_precompute(self.data, q)
-        return self._cache["shoup"]
 
 
 def slot_exponents(n: int) -> np.ndarray:

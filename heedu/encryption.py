@@ -30,113 +30,17 @@ Peikert, Regev (RLWE); [SEAL] ``encryptor.cpp``, ``decryptor.cpp``.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
 
 from . import modarith
-from .encoder import Plaintext
-from .errors import ContextMismatchError, MissingKeyError, ShapeError
+from .ciphertext import Ciphertext, check_ciphertext
+from .errors import ContextMismatchError, MissingKeyError
 from .keys import PublicKey, SecretKey, refuse_to_pickle
 from .params import CKKSContext
+from .plaintext import Plaintext, check_plaintext
 from .sampling import RandomSource, SecureRandomSource, expand_seed
-
-
-@dataclass(frozen=True, eq=False)
-class Ciphertext:
-    r"""Polynomials :math:`c_0, \dots, c_{t-1}` in NTT form at a level, with the scale as metadata.
-
-    ``data`` has shape ``(t, level + 1, N)``, ``uint64``. ``seed`` is set only
-    for a fresh symmetric encryption: then ``data[1]`` equals the expansion of
-    the seed, and serialization stores the seed instead.
-    """
-
-    data: np.ndarray
-    level: int
-    scale: float
-    seed: bytes | None = None
-
-    @property
-    def size(self) -> int:
-        """Number of polynomials (2 after encryption or relinearization, 3 after a multiply)."""
-        return int(self.data.shape[0])
-
-    def __repr__(self) -> str:
-        return (
-            f"Ciphertext(size={self.size}, level={self.level}, log2(scale)={math.log2(self.scale):.2f}, "
-            f"seeded={self.seed is not None})"
-        )
-
-
-def _check_residues(context: CKKSContext, data: object, level: int, what: str) -> None:
-    """``data`` must be a ``uint64`` array whose row ``i`` is reduced modulo :math:`q_i`."""
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint64:
-        dtype = getattr(data, "dtype", type(data).__name__)
-        raise ShapeError(f"{what} data must be a uint64 NumPy array of residues, got {dtype}")
-    if (data >= context.ring(level).q).any():
-        raise ShapeError(f"{what} data holds a residue that is not reduced modulo its prime: it was not made by heedu")
-
-
-def check_plaintext(context: CKKSContext, plaintext: object) -> Plaintext:
-    r"""Validate that ``plaintext`` is a Plaintext of this context: level, shape, dtype, residues, scale.
-
-    Raises
-    ------
-    TypeError
-        Not a :class:`~heedu.encoder.Plaintext`.
-    LevelError
-        Its level is not a data level of ``context``.
-    ContextMismatchError
-        Its shape belongs to other parameters.
-    ShapeError
-        Its data is not ``uint64`` or holds unreduced residues.
-    ScaleOutOfBoundsError
-        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
-    """
-    if not isinstance(plaintext, Plaintext):
-        raise TypeError(f"expected a Plaintext, got {type(plaintext).__name__}")
-    context.check_level(plaintext.level)
-    shape = getattr(plaintext.data, "shape", None)
-    if shape != (plaintext.level + 1, context.n):
-        raise ContextMismatchError(
-            f"plaintext data has shape {shape}, expected ({plaintext.level + 1}, {context.n}) "
-            "for this context: was it made with other parameters?"
-        )
-    _check_residues(context, plaintext.data, plaintext.level, "plaintext")
-    context.check_scale(plaintext.level, plaintext.scale, "a plaintext")
-    return plaintext
-
-
-def check_ciphertext(context: CKKSContext, ciphertext: object) -> Ciphertext:
-    r"""Validate that ``ciphertext`` is a Ciphertext of this context: level, shape, dtype, residues, scale.
-
-    Raises
-    ------
-    TypeError
-        Not a :class:`Ciphertext`.
-    LevelError
-        Its level is not a data level of ``context``.
-    ContextMismatchError
-        Its shape belongs to other parameters.
-    ShapeError
-        Its data is not ``uint64`` or holds unreduced residues.
-    ScaleOutOfBoundsError
-        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
-    """
-    if not isinstance(ciphertext, Ciphertext):
-        raise TypeError(f"expected a Ciphertext, got {type(ciphertext).__name__}")
-    context.check_level(ciphertext.level)
-    shape = getattr(ciphertext.data, "shape", None)
-    if shape is None or len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
-        raise ContextMismatchError(
-            f"ciphertext data has shape {shape}, expected (size >= 2, {ciphertext.level + 1}, {context.n}) "
-            "for this context: was it made with other parameters?"
-        )
-    _check_residues(context, ciphertext.data, ciphertext.level, "ciphertext")
-    context.check_scale(ciphertext.level, ciphertext.scale, "a ciphertext")
-    return ciphertext
 
 
 class Encryptor:

@@ -27,13 +27,14 @@ error                      meaning                                              
 ``EncodingError``          values that cannot be encoded (too many, not finite, too    ``encoder``
                            large for the modulus)
 ``ShapeError``             an array of the wrong shape, dtype or residue range         ``ntt``, ``rns``, ``ring``,
-                                                                                       ``encryption``,
+                                                                                       ``plaintext``,
                                                                                        ``inference.*``
 ``OperandError``           an operand the operation does not take (a size-3            ``keys``, ``evaluator``
                            ciphertext where size 2 is needed, a step that is not an
                            integer)
 ``FormError``              coefficient form where NTT form is needed, or vice versa    ``ring``
-``ContextMismatchError``   objects of two parameter sets (rings, parms_ids) combined   ``ring``, ``keys``,
+``ContextMismatchError``   objects of two parameter sets (rings, parms_ids) combined   ``ring``, ``plaintext``,
+                                                                                       ``ciphertext``, ``keys``,
                                                                                        ``encryption``,
                                                                                        ``serialization``
 ``MissingKeyError``        a key the operation needs was not given or generated        ``keys``, ``encryption``

@@ -39,11 +39,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import keyswitch, modarith
-from .encoder import Plaintext
-from .encryption import Ciphertext, check_ciphertext, check_plaintext
+from .ciphertext import Ciphertext, check_ciphertext
 from .errors import LevelError, OperandError, ScaleMismatchError, ScaleOutOfBoundsError
 from .keys import GaloisKeys, RelinKeys, galois_elt_from_step
 from .params import CKKSContext
+from .plaintext import Plaintext, check_plaintext
 
 # Relative tolerance for "the same scale": SEAL compares scales up to a few ulps.
 SCALE_RELATIVE_TOLERANCE = 1e-12

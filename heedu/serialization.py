@@ -49,11 +49,11 @@ import struct
 
 import numpy as np
 
-from .encoder import Plaintext
-from .encryption import Ciphertext, check_ciphertext, check_plaintext
+from .ciphertext import Ciphertext, check_ciphertext
 from .errors import ContextMismatchError, SecretKeyExposureError, SecurityError, SerializationError
 from .keys import GaloisKeys, KSwitchKey, PublicKey, RelinKeys, SecretKey
 from .params import CKKSContext, CKKSParameters, parameters_from_peer
+from .plaintext import Plaintext, check_plaintext
 from .sampling import SEED_BYTES, expand_seed
 
 MAGIC = b"HEDU"

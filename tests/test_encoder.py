@@ -24,12 +24,12 @@ from hypothesis.extra.numpy import arrays
 import heedu
 from heedu.encoder import (
     CKKSEncoder,
-    Plaintext,
     embed_reference,
     embedding_matrix,
     inverse_embed_reference,
     slot_exponents,
 )
+from heedu.plaintext import Plaintext
 
 EPS = float(np.finfo(np.float64).eps)
 FP = 16.0  # see the module docstring: floating-point error per unit of N * eps * (sum of |terms|)

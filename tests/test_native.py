@@ -67,7 +67,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 import heedu
-from heedu.encryption import Ciphertext
+from heedu.ciphertext import Ciphertext
 from heedu.errors import (
     ContextMismatchError,
     MissingKeyError,

@@ -42,12 +42,14 @@ from typing import NoReturn
 import numpy as np
 
 from .. import modarith
-from ..encoder import CKKSEncoder, Plaintext
-from ..encryption import Ciphertext, Decryptor
+from ..ciphertext import Ciphertext
+from ..encoder import CKKSEncoder
+from ..encryption import Decryptor
 from ..errors import HeeduError, SerializationError, ShapeError
 from ..evaluator import Evaluator
 from ..keys import GaloisKeys, KSwitchKey, RelinKeys, SecretKey, refuse_to_pickle
 from ..params import CKKSContext, CKKSParameters
+from ..plaintext import Plaintext
 from ..ring import RNSPoly
 from ..sampling import SecureRandomSource
 from ..seal.blake2 import BlakePRNG

@@ -55,12 +55,14 @@ from typing import NoReturn
 
 import numpy as np
 
-from ..encoder import CKKSEncoder, Plaintext
-from ..encryption import Ciphertext, Decryptor, Encryptor
+from ..ciphertext import Ciphertext
+from ..encoder import CKKSEncoder
+from ..encryption import Decryptor, Encryptor
 from ..errors import HeeduError, ParameterError, SecurityError, SerializationError
 from ..evaluator import Evaluator
 from ..keys import GaloisKeys, KeyGenerator, PublicKey, SecretKey, refuse_to_pickle
 from ..params import CKKSContext, CKKSParameters, parameters_from_peer
+from ..plaintext import Plaintext
 from ..sampling import RandomSource, SeededRandomSource
 from ..serialization import dumps, loads
 from .model import LinearModel

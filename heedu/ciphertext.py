@@ -1,0 +1,86 @@
+r"""Ciphertexts: RLWE tuples :math:`(c_0, \dots, c_{t-1})` in NTT form at a level, with the scale as metadata.
+
+**Invariant.** A ciphertext at level :math:`\ell` decrypts to
+:math:`\sum_i c_i s^i = \mathrm{pt} + e \pmod{Q_\ell}`: the encoded message
+(scale :math:`\Delta`) plus small noise. Fresh ciphertexts have :math:`t = 2`; a
+product has :math:`t = 3` until it is relinearized.
+
+Like :class:`~heedu.plaintext.Plaintext`, a :class:`Ciphertext` is a value type:
+encryption makes it, the evaluator transforms it, serialization stores it, and
+:func:`check_ciphertext` says, in one place, what a valid one is.
+
+Examples
+--------
+>>> import numpy as np
+>>> from heedu.params import CKKSContext, CKKSParameters
+>>> ctx = CKKSContext(CKKSParameters(poly_modulus_degree=8, coeff_modulus_bits=[30, 30],
+...                                  scale=2.0**20, allow_insecure=True))
+>>> check_ciphertext(ctx, Ciphertext(np.zeros((2, 1, 8), dtype=np.uint64), level=0, scale=2.0**20))
+Ciphertext(size=2, level=0, log2(scale)=20.00, seeded=False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ContextMismatchError
+from .params import CKKSContext
+from .plaintext import check_residues, describe_scale
+
+
+@dataclass(frozen=True, eq=False)
+class Ciphertext:
+    r"""Polynomials :math:`c_0, \dots, c_{t-1}` in NTT form at a level, with the scale as metadata.
+
+    ``data`` has shape ``(t, level + 1, N)``, ``uint64``. ``seed`` is set only
+    for a fresh symmetric encryption: then ``data[1]`` equals the expansion of
+    the seed, and serialization stores the seed instead.
+    """
+
+    data: np.ndarray
+    level: int
+    scale: float
+    seed: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of polynomials (2 after encryption or relinearization, 3 after a multiply)."""
+        return int(self.data.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Ciphertext(size={self.size}, level={self.level}, log2(scale)={describe_scale(self.scale)}, "
+            f"seeded={self.seed is not None})"
+        )
+
+
+def check_ciphertext(context: CKKSContext, ciphertext: object) -> Ciphertext:
+    r"""Validate that ``ciphertext`` is a Ciphertext of this context: level, shape, dtype, residues, scale.
+
+    Raises
+    ------
+    TypeError
+        Not a :class:`Ciphertext`.
+    LevelError
+        Its level is not a data level of ``context``.
+    ContextMismatchError
+        Its shape belongs to other parameters.
+    ShapeError
+        Its data is not ``uint64`` or holds unreduced residues.
+    ScaleOutOfBoundsError
+        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+    """
+    if not isinstance(ciphertext, Ciphertext):
+        raise TypeError(f"expected a Ciphertext, got {type(ciphertext).__name__}")
+    context.check_level(ciphertext.level)
+    shape = getattr(ciphertext.data, "shape", None)
+    if shape is None or len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
+        raise ContextMismatchError(
+            f"ciphertext data has shape {shape}, expected (size >= 2, {ciphertext.level + 1}, {context.n}) "
+            "for this context: was it made with other parameters?"
+        )
+    check_residues(context, ciphertext.data, ciphertext.level, "ciphertext")
+    context.check_scale(ciphertext.level, ciphertext.scale, "a ciphertext")
+    return ciphertext
