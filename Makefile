@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_PREFIX := .node
 AZURITE_STAMP := $(NODE_PREFIX)/node_modules/azurite/package.json
+# The tutorial's model and the MNIST test set, for the tests and benchmarks that use them: heedu looks
+# for data only where it is told (--data or HEEDU_DATA). Next to a checkout, ../shared/data holds them.
+SHARED_DATA := $(abspath ../shared/data)
+export HEEDU_DATA ?= $(if $(wildcard $(SHARED_DATA)/t10k-images-idx3-ubyte.gz),$(SHARED_DATA),)
 
 .PHONY: demo test docs bench clean
 

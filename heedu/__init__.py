@@ -1,16 +1,28 @@
 r"""heedu: a readable, exact RNS-CKKS homomorphic encryption library in NumPy.
 
-The layers, each importing only from those above it:
+The library, in tiers; each module imports only modules listed before it
+(``tests/test_layering.py`` reads this list and checks every import against it):
 
-1. ``numth``: primes and roots of unity (SEAL's choices)
-2. ``modarith``, ``ntt``, ``rns``: exact uint64 arithmetic, the negacyclic NTT, the RNS/CRT
-3. ``sampling``: randomness (secure by default, seeded, zero-noise)
-4. ``ring``: RNS polynomials in coefficient or NTT form
-5. ``params``: ``CKKSParameters`` and ``CKKSContext`` (modulus chain, parms_id, security)
-6. ``plaintext``, ``ciphertext``: the value types and their checks
-7. ``encoder``, ``keys``, ``encryption``: encoding, key generation, encryption
-8. ``keyswitch``, ``evaluator``: homomorphic operations
-9. ``serialization``, ``debug``: heedu's own format; noise and precision tools
+1. ``errors``: typed exceptions, every one rooted in ``HeeduError``
+2. ``numth``: primes and roots of unity (SEAL's choices)
+3. ``modarith``, ``ntt``, ``rns``: exact uint64 arithmetic, the negacyclic NTT, the RNS/CRT
+4. ``sampling``: randomness (the OS CSPRNG by default, seeded, zero-noise)
+5. ``ring``: RNS polynomials in coefficient or NTT form
+6. ``params``: ``CKKSParameters`` and ``CKKSContext`` (modulus chain, parms_id, security)
+7. ``plaintext``, ``ciphertext``: the value types and their checks
+8. ``encoder``, ``keys``, ``encryption``: encoding, key generation, encryption
+9. ``keyswitch``, ``evaluator``: homomorphic operations
+10. ``serialization``, ``debug``: heedu's own format (values and keys only: it imports nothing that
+    computes on them); noise and precision tools
+
+Built on the library, each importing it and the packages listed before it:
+
+11. ``seal``: SEAL 3.5's wire format, BLAKE2Xb, SEAL's samplers
+12. ``inference``: encrypted linear models (the packed protocol, the EI-compatible one)
+13. ``tools``: MNIST files, evaluation, cross-check, progress bars
+14. ``cli``: the ``heedu`` command, the top; other packages add commands through entry points
+
+Nothing in ``heedu`` imports ``azure_adapter`` or ``benchmarks``: those are applications on top.
 
 >>> import heedu
 >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,

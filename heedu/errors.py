@@ -28,7 +28,8 @@ error                      meaning                                              
                            large for the modulus)
 ``ShapeError``             an array of the wrong shape, dtype or residue range         ``ntt``, ``rns``, ``ring``,
                                                                                        ``plaintext``,
-                                                                                       ``inference.*``
+                                                                                       ``inference.*``,
+                                                                                       ``tools.*``
 ``OperandError``           an operand the operation does not take (a size-3            ``keys``, ``evaluator``
                            ciphertext where size 2 is needed, a step that is not an
                            integer)
@@ -46,7 +47,7 @@ error                      meaning                                              
 
 The applications on top add their own, each rooted here: ``ProtocolError``
 (``inference.native``), ``EIProtocolError`` (``inference.ei``), ``IdxFormatError``
-(a ``ShapeError``, ``inference.mnist``), ``CLIError`` (``cli``), and the Azure
+(a ``ShapeError``, ``tools.mnist``), ``CLIError`` (``cli``), and the Azure
 adapter's request, key-exchange, service and deployment errors.
 """
 

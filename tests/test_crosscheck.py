@@ -1,4 +1,4 @@
-"""heedu.inference.crosscheck: every encrypted path agrees with the plaintext model, and with the real package.
+"""heedu.tools.crosscheck: every encrypted path agrees with the plaintext model, and with the real package.
 
 The real ``encrypted-inference==0.9`` costs about 0.8 s per class and input; a 3 x 784 model with
 2 inputs keeps the whole file near 15 s. Without the package its paths are reported as skipped,
@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from heedu.errors import ShapeError
-from heedu.inference import LinearModel, mnist
+from heedu.inference import LinearModel
+from heedu.tools import mnist
 
-# By module name, in case heedu.inference ever exports a ``crosscheck`` function of the same name.
-cc = importlib.import_module("heedu.inference.crosscheck")
+# By module name, in case heedu.tools ever exports a ``crosscheck`` function of the same name.
+cc = importlib.import_module("heedu.tools.crosscheck")
 
 PACKAGE = cc.load_package()
 PACKAGE_MISSING = PACKAGE if isinstance(PACKAGE, str) else None

@@ -1,4 +1,4 @@
-"""heedu.inference.evaluate: encrypted accuracy on scikit-learn's digits, on MNIST (slow), the CLI, the progress bar."""
+"""heedu.tools.evaluate: encrypted accuracy on scikit-learn's digits, on MNIST (slow), the CLI, the progress bar."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from heedu.errors import ShapeError
-from heedu.inference import LinearModel, mnist
+from heedu.inference import LinearModel
+from heedu.tools import mnist
 
-# By module name: heedu.inference may one day export an ``evaluate`` function that would shadow the submodule.
-evaluate = importlib.import_module("heedu.inference.evaluate")
-EvaluationReport, ProgressBar = evaluate.EvaluationReport, evaluate.ProgressBar
+# By module name: heedu.tools may one day export an ``evaluate`` function that would shadow the submodule.
+evaluate = importlib.import_module("heedu.tools.evaluate")
+EvaluationReport = evaluate.EvaluationReport
+ProgressBar = importlib.import_module("heedu.tools.progress").ProgressBar
 default_batch_size, predicted_labels = evaluate.default_batch_size, evaluate.predicted_labels
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="these tests train scikit-learn models")
@@ -200,7 +202,7 @@ DATA_DIR = mnist.find_data_dir()
 @pytest.mark.slow
 @pytest.mark.skipif(
     DATA_DIR is None or not (DATA_DIR / mnist.TUTORIAL_MODEL).is_file(),
-    reason="the MNIST test set or the tutorial model is absent (set HEEDU_DATA or put them in ../shared/data)",
+    reason="the MNIST test set or the tutorial model is absent (set HEEDU_DATA to their folder; make test does)",
 )
 def test_mnist_subset_with_the_tutorial_model():
     images, labels = mnist.load_mnist_test(DATA_DIR)

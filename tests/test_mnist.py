@@ -1,4 +1,4 @@
-"""heedu.inference.mnist: idx files (gzip and plain), every malformed case, the real test set, the data folder."""
+"""heedu.tools.mnist: idx files (gzip and plain), every malformed case, the real test set, the data folder."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import heedu
-from heedu.inference import mnist
-from heedu.inference.mnist import IdxFormatError, find_data_dir, load_idx, load_mnist_test
+from heedu.tools import mnist
+from heedu.tools.mnist import IdxFormatError, find_data_dir, load_idx, load_mnist_test
 
 DATA_DIR = find_data_dir()
 needs_data = pytest.mark.skipif(
     DATA_DIR is None,
-    reason="the MNIST test set is absent (set HEEDU_DATA, or put it in ../shared/data next to the repository)",
+    reason="the MNIST test set is absent (set HEEDU_DATA to its folder; make test does)",
 )
 
 
@@ -175,21 +175,18 @@ def test_load_mnist_test_checks_the_pair(tmp_path, images, labels, case, message
 # --------------------------------------------------------------------------------------
 
 
-def test_find_data_dir_prefers_heedu_data(tmp_path, monkeypatch, images):
+def test_find_data_dir_reads_heedu_data(tmp_path, monkeypatch, images):
     write(tmp_path / "t10k-images-idx3-ubyte.gz", idx_bytes(images), True)
     monkeypatch.setenv("HEEDU_DATA", str(tmp_path))
     assert find_data_dir() == tmp_path
-    assert mnist.data_dir_candidates()[0] == tmp_path
 
 
-def test_find_data_dir_falls_back_to_shared_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEEDU_DATA", str(tmp_path))  # empty: passed over
-    shared = mnist.repository_root().parent / "shared" / "data"
-    assert mnist.data_dir_candidates() == [tmp_path, shared]
+def test_find_data_dir_looks_nowhere_else(tmp_path, monkeypatch):
+    """Library code never looks outside what it is given: no folder next to the checkout, no home folder."""
+    monkeypatch.setenv("HEEDU_DATA", str(tmp_path))  # set, but without the images
+    assert find_data_dir() is None
     monkeypatch.delenv("HEEDU_DATA")
-    assert mnist.data_dir_candidates() == [shared]
-    found = find_data_dir()
-    assert found is None or found == shared
+    assert find_data_dir() is None
 
 
 # --------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ output to the package is covered by ``tests/test_ei_interop.py``.)
 
 From the command line::
 
-    python -m heedu.inference.crosscheck [--model PKL] [--data DIR] [--n 3] [--no-package]
+    python -m heedu.tools.crosscheck [--model PKL] [--data DIR] [--n 3] [--no-package]
 
 defaults to the tutorial's model and the first ``n`` MNIST test images when they are found
-(:func:`heedu.inference.mnist.find_data_dir`), otherwise a random 10 x 784 model and random
+(:func:`heedu.tools.mnist.find_data_dir`), otherwise a random 10 x 784 model and random
 MNIST-like inputs (fixed seeds), and says which. It exits with status 1 if a path disagrees. The
 package costs about 0.8 s per class and input, so the default run (10 classes, 3 inputs) takes
 under a minute.
@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .ei import EILinearRegressionClient, EIServer
+from ..inference.ei import EILinearRegressionClient, EIServer
+from ..inference.model import LinearModel
+from ..inference.native import EncryptedLinearModel, InferenceClient
 from .evaluate import positive_int, predicted_labels
-from .model import LinearModel
-from .native import EncryptedLinearModel, InferenceClient
 
 PACKAGE = "encrypted-inference"
 PACKAGE_VERSION = "0.9"
@@ -319,17 +319,17 @@ def random_inputs(n: int, n_features: int = 784, seed: int = RANDOM_SEED + 1) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m heedu.inference.crosscheck``: every path on the tutorial's model (or a random one)."""
+    """``python -m heedu.tools.crosscheck``: every path on the tutorial's model (or a random one)."""
     from . import mnist
 
     parser = argparse.ArgumentParser(
-        prog="python -m heedu.inference.crosscheck",
+        prog="python -m heedu.tools.crosscheck",
         description="Run one linear model on the same inputs through heedu's native protocol, heedu's EI "
         f"client and server, the real {PACKAGE} {PACKAGE_VERSION}, and the cross combinations.",
     )
     parser.add_argument("--model", type=Path, metavar="PKL", help="scikit-learn linear model (default: the tutorial's)")
     parser.add_argument(
-        "--data", type=Path, metavar="DIR", help=f"MNIST folder (default: ${mnist.DATA_ENV}, then ../shared/data)"
+        "--data", type=Path, metavar="DIR", help=f"MNIST folder (default: ${mnist.DATA_ENV})"
     )
     parser.add_argument("--n", type=positive_int, default=3, help="number of inputs (default: %(default)s)")
     parser.add_argument("--no-package", action="store_true", help=f"skip the real {PACKAGE} paths")

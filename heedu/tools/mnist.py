@@ -4,7 +4,8 @@ r"""The MNIST test set and the Azure ML tutorial's model, read from files heedu 
   thoroughly before trusting any size it declares;
 * :func:`load_mnist_test` reads ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``
   and scales the pixels to :math:`[0, 1]` (``images / 255.0``, as the tutorial does);
-* :func:`find_data_dir` looks for the data: ``$HEEDU_DATA``, then ``../shared/data`` next to the repository;
+* :func:`find_data_dir` finds the data where the caller says: ``$HEEDU_DATA`` (a command takes ``--data``);
+  heedu never looks anywhere else, and never outside what it was given;
 * :func:`load_tutorial_model` unpickles the tutorial's scikit-learn model.
 
 **The idx format.** A big-endian header, then the data in C order:
@@ -34,7 +35,7 @@ Examples
 >>> load_idx(folder / "bad")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-heedu.inference.mnist.IdxFormatError: .../bad is truncated: its header declares 4 data bytes (shape (4,)), ...
+heedu.tools.mnist.IdxFormatError: .../bad is truncated: its header declares 4 data bytes (shape (4,)), ...
 >>> import shutil; shutil.rmtree(folder)
 """
 
@@ -206,28 +207,14 @@ def load_mnist_test(data_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
     return images.reshape(images.shape[0], -1) / 255.0, labels.astype(np.int64)
 
 
-def repository_root() -> Path:
-    """The folder holding ``heedu/`` (the repository, for an editable install)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def data_dir_candidates() -> list[Path]:
-    """Where :func:`find_data_dir` looks, in order: ``$HEEDU_DATA`` (if set), then ``<repo>/../shared/data``."""
-    candidates = []
-    if os.environ.get(DATA_ENV):
-        candidates.append(Path(os.environ[DATA_ENV]).expanduser())
-    candidates.append(repository_root().parent / "shared" / "data")
-    return candidates
-
-
 def find_data_dir() -> Path | None:
-    """The first of :func:`data_dir_candidates` that holds the MNIST test images (``.gz`` or plain), or None.
-
-    A ``$HEEDU_DATA`` that does not hold them is passed over (the next candidate is tried).
-    """
-    for candidate in data_dir_candidates():
-        if any((candidate / name).is_file() for name in (f"{TEST_IMAGES}.gz", TEST_IMAGES)):
-            return candidate
+    """``$HEEDU_DATA`` if it is set and holds the MNIST test images (``.gz`` or plain), else None."""
+    value = os.environ.get(DATA_ENV)
+    if not value:
+        return None
+    candidate = Path(value).expanduser()
+    if any((candidate / name).is_file() for name in (f"{TEST_IMAGES}.gz", TEST_IMAGES)):
+        return candidate
     return None
 
 
@@ -273,10 +260,8 @@ __all__ = [
     "LABELS_MAGIC",
     "MAX_IDX_BYTES",
     "IdxFormatError",
-    "data_dir_candidates",
     "find_data_dir",
     "load_idx",
     "load_mnist_test",
     "load_tutorial_model",
-    "repository_root",
 ]

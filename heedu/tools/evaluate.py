@@ -12,10 +12,10 @@ Batches are a multiple of ``plan.packing.inputs_per_ciphertext`` by default (48 
 
 From the command line, on the MNIST test set and the Azure ML tutorial's model::
 
-    python -m heedu.inference.evaluate [--data DIR] [--model PKL] [--limit N] [--batch-size B] [--json OUT]
+    python -m heedu.tools.evaluate [--data DIR] [--model PKL] [--limit N] [--batch-size B] [--json OUT]
 
-``--data`` defaults to :func:`heedu.inference.mnist.find_data_dir` (``$HEEDU_DATA``, then
-``../shared/data`` next to the repository), ``--model`` to ``sklearn_mnist_model.pkl`` in that folder.
+``--data`` defaults to ``$HEEDU_DATA`` (:func:`heedu.tools.mnist.find_data_dir`), ``--model`` to
+``sklearn_mnist_model.pkl`` in that folder. heedu looks for data nowhere else.
 A progress bar goes to stderr, the report (a small table) to stdout. All 10,000 images take about
 8 to 10 minutes on one core.
 
@@ -42,81 +42,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
 from ..errors import ShapeError
+from ..inference.model import LinearModel
+from ..inference.native import MAX_INPUTS, EncryptedLinearModel, InferenceClient, InferencePlan
 from ..params import CKKSParameters
-from .model import LinearModel
-from .native import MAX_INPUTS, EncryptedLinearModel, InferenceClient, InferencePlan
+from .progress import ProgressBar
 
 #: Default batch: the smallest multiple of the plan's inputs per ciphertext that is at least this.
 DEFAULT_BATCH_TARGET = 48
-
-
-# --------------------------------------------------------------------------------------
-# Progress bar
-# --------------------------------------------------------------------------------------
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-class ProgressBar:
-    """A one-line progress bar: ``label [#####.....] done/total  pct  rate  elapsed  ETA``, redrawn with ``\\r``.
-
-    Dependency-free. Writes to ``stream`` (default: ``sys.stderr`` at the time of each write) at
-    most every ``min_interval`` seconds, plus on the first and last update; :meth:`close` ends the line.
-    """
-
-    def __init__(
-        self, total: int, label: str = "", unit: str = "images", width: int = 24, min_interval: float = 0.2
-    ) -> None:
-        self.total = max(0, total)
-        self.label, self.unit, self.width, self.min_interval = label, unit, width, min_interval
-        self.done = 0
-        self.started = time.perf_counter()
-        self._last_draw = -math.inf
-        self._last_length = 0
-
-    def line(self) -> str:
-        elapsed = time.perf_counter() - self.started
-        fraction = self.done / self.total if self.total else 1.0
-        filled = min(self.width, int(fraction * self.width))
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else math.inf
-        prefix = f"{self.label} " if self.label else ""
-        return (
-            f"{prefix}[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {self.unit} "
-            f"{100 * fraction:5.1f}%  {rate:.2f} {self.unit}/s  elapsed {_duration(elapsed)}  ETA {_duration(eta)}"
-        )
-
-    def _draw(self, stream: TextIO) -> None:
-        text = self.line()
-        pad = " " * max(0, self._last_length - len(text))  # erase the tail of a longer previous line
-        stream.write(f"\r{text}{pad}")
-        stream.flush()
-        self._last_length = len(text)
-        self._last_draw = time.perf_counter()
-
-    def update(self, count: int = 1, stream: TextIO | None = None) -> None:
-        self.done = min(self.total, self.done + count)
-        now = time.perf_counter()
-        if self.done >= self.total or self._last_length == 0 or now - self._last_draw >= self.min_interval:
-            self._draw(stream or sys.stderr)
-
-    def close(self, stream: TextIO | None = None) -> None:
-        stream = stream or sys.stderr
-        self._draw(stream)
-        stream.write("\n")
-        stream.flush()
 
 
 # --------------------------------------------------------------------------------------
@@ -324,11 +260,11 @@ def positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m heedu.inference.evaluate``: the tutorial's model on the MNIST test set, encrypted."""
+    """``python -m heedu.tools.evaluate``: the tutorial's model on the MNIST test set, encrypted."""
     from . import mnist
 
     parser = argparse.ArgumentParser(
-        prog="python -m heedu.inference.evaluate",
+        prog="python -m heedu.tools.evaluate",
         description="Classify the MNIST test images under encryption (heedu's native protocol) and compare "
         "with the plaintext model.",
     )
@@ -337,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         metavar="DIR",
         help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
-        f"(default: ${mnist.DATA_ENV}, then ../shared/data next to the repository)",
+        f"(default: ${mnist.DATA_ENV})",
     )
     parser.add_argument(
         "--model", type=Path, metavar="PKL", help=f"scikit-learn model (default: DIR/{mnist.TUTORIAL_MODEL})"
@@ -350,10 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = args.data if args.data is not None else mnist.find_data_dir()
     if data_dir is None:
-        looked = ", ".join(str(p) for p in mnist.data_dir_candidates())
         parser.exit(
             2,
-            f"error: the MNIST test data was not found (looked in: {looked}).\n"
+            f"error: the MNIST test data was not found ({mnist.DATA_ENV} is unset or does not hold it).\n"
             f"Set {mnist.DATA_ENV}=DIR or pass --data DIR, where DIR holds {mnist.TEST_IMAGES}.gz, "
             f"{mnist.TEST_LABELS}.gz and {mnist.TUTORIAL_MODEL}.\n",
         )

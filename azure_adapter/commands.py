@@ -1,0 +1,120 @@
+"""The Azure adapter's ``heedu`` subcommands: ``heedu serve`` and ``heedu demo-azure``.
+
+heedu's command line never imports the adapter; the adapter registers these through the entry
+point group ``heedu.commands`` (``pyproject.toml``), and ``heedu`` finds them when the adapter is
+installed. Everything heavy (Azurite, the inference server, azure-storage-blob) is imported only
+when a command runs, so a missing Azure extra costs the other commands nothing.
+
+* ``heedu serve --model PKL``: the local stack (Azurite and the Azure ML inference server on
+  127.0.0.1, both development and test infrastructure) serving the model with ``score.py``;
+* ``heedu demo-azure``: ``heedu demo``, then the same batch through that stack, checked against
+  the in-process scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from heedu.cli.common import CLIError, load_model, step
+from heedu.cli.demo import add_demo_arguments, run_demo
+
+
+def score_script() -> Path:
+    """The Azure entry script, wherever this package is installed (checkout or wheel)."""
+    return Path(__file__).resolve().parent / "score.py"
+
+
+def azure_scores(model: object, x: np.ndarray) -> np.ndarray:
+    """The same batch through the local Azure stack (Azurite + azmlinfsrv + score.py).
+
+    Raises
+    ------
+    CLIError
+        The stack's parts are missing or it did not start.
+    """
+    try:
+        import joblib
+
+        from .client import NativeServiceClient
+        from .local_stack import LocalStack, LocalStackError, missing_requirements
+    except ImportError as error:
+        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+    missing = missing_requirements()
+    if missing:
+        raise CLIError("cannot start the local stack: " + "; ".join(missing))
+    with tempfile.TemporaryDirectory(prefix="heedu-demo-model-") as model_root:
+        version_dir = Path(model_root) / "heedu-demo" / "1"  # Azure ML's <name>/<version>/ layout
+        version_dir.mkdir(parents=True)
+        joblib.dump(model, version_dir / "model.pkl")
+        entry = score_script()
+        print(f"  starting Azurite and the inference server with {entry.name} (model in {version_dir}) ...")
+        try:
+            with LocalStack(entry_script=entry, model_dir=model_root) as stack:
+                print(f"  scoring URI: {stack.scoring_uri}")
+                client = step(
+                    "plan from the service, keys uploaded to Azurite",
+                    lambda: NativeServiceClient(stack.scoring_uri, stack.connection_string),
+                )
+                return step("encrypted batch scored by the service", lambda: client.scores(x))
+        except LocalStackError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CLIError(f"the local stack did not start: {first}") from None
+
+
+def _through_the_stack(model: object, x: np.ndarray, scores: np.ndarray) -> bool:
+    """The demo's extra step: True (fail) if the service's argmax differs from the in-process one."""
+    print("\n3b. the same batch through the local Azure stack")
+    azure = azure_scores(model, x)
+    print(f"  max |azure - in-process| = {np.max(np.abs(azure - scores)):.2e}")
+    if not np.array_equal(np.argmax(azure, axis=1), np.argmax(scores, axis=1)):
+        print("  MISMATCH: the service's argmax differs from the in-process one")
+        return True
+    return False
+
+
+def cmd_demo_azure(args: argparse.Namespace) -> int:
+    return run_demo(args, extra_step=_through_the_stack)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from .local_stack import LocalStack, missing_requirements
+    except ImportError as error:
+        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+    model_path = Path(args.model)
+    load_model(args.model)  # fail early, with a clear message, on a bad model file
+    missing = missing_requirements()
+    if missing:
+        raise CLIError("cannot start the local stack: " + "; ".join(missing))
+    with tempfile.TemporaryDirectory(prefix="heedu-serve-model-") as model_root:
+        version_dir = Path(model_root) / model_path.stem / "1"
+        version_dir.mkdir(parents=True)
+        (version_dir / model_path.name).write_bytes(model_path.read_bytes())
+        with LocalStack(entry_script=score_script(), model_dir=model_root) as stack:
+            print(f"scoring URI:       {stack.scoring_uri}")
+            print(f"liveness URI:      {stack.liveness_uri}")
+            print(f"blob endpoint:     {stack.blob_endpoint}")
+            print(f"connection string: {stack.connection_string}")
+            print("Ctrl-C stops both services.", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("\nstopping")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``serve`` and ``demo-azure`` (the ``heedu.commands`` entry point)."""
+    p = sub.add_parser("serve", help="serve a model on the local Azure stack (Ctrl-C stops)")
+    p.add_argument("--model", required=True, metavar="PKL")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo-azure", help="heedu demo, then the same batch through the local Azure stack")
+    add_demo_arguments(p)
+    p.set_defaults(func=cmd_demo_azure)

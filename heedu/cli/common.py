@@ -1,0 +1,194 @@
+"""What every ``heedu`` subcommand shares: the error a user sees, file I/O, option types, loaders.
+
+A plugin's commands (see :mod:`heedu.cli`) use these too, so every command reads, writes and
+complains the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from ..errors import HeeduError
+
+T = TypeVar("T")
+
+SECRET_KEY_FILE = "secret.key"
+PUBLIC_KEYS_FILE = "public.keys"
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
+class CLIError(HeeduError):
+    """A user error: printed as one line, exit status 1."""
+
+
+def size_text(n_bytes: int) -> str:
+    for unit, factor in (("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.2f} {unit}"
+    return f"{n_bytes} B"
+
+
+def step(title: str, action: Callable[[], T], size: Callable[[T], int] | None = None) -> T:
+    start = time.perf_counter()
+    result = action()
+    elapsed = 1000 * (time.perf_counter() - start)
+    extra = f"  {size_text(size(result)):>10}" if size is not None else ""
+    print(f"  {title:<48} {elapsed:9.1f} ms{extra}", flush=True)
+    return result
+
+
+def read_bytes(path: str, what: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"{what} {path!r} is not a file")
+    if p.stat().st_size > MAX_INPUT_BYTES:
+        raise CLIError(f"{what} {path!r} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    return p.read_bytes()
+
+
+def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
+    p = Path(path)
+    if p.parent and not p.parent.is_dir():
+        raise CLIError(f"cannot write {path!r}: folder {str(p.parent)!r} does not exist")
+    with contextlib.suppress(FileNotFoundError):
+        p.unlink()  # so that the mode below applies to a new file
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(data)
+    os.chmod(p, mode)
+
+
+def parse_bits(text: str) -> tuple[int, ...]:
+    try:
+        bits = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 60,40,40,60, got {text!r}") from None
+    if not bits:
+        raise argparse.ArgumentTypeError("expected at least one bit size, like 60,40,40,60")
+    return bits
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def add_parameter_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("CKKS parameters (default: the tutorial's N = 8192, [60, 40, 40, 60], 2^40)")
+    group.add_argument("--poly-modulus-degree", type=positive_int, metavar="N", help="ring degree N (power of two)")
+    group.add_argument("--coeff-modulus-bits", type=parse_bits, metavar="BITS", help="prime sizes, e.g. 60,40,40,60")
+    group.add_argument("--scale-bits", type=positive_float, metavar="BITS", help="default scale 2^BITS")
+    add_insecure_option(group)
+
+
+def add_insecure_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--allow-insecure", action="store_true", help="accept toy rings below 128-bit security (never for real data)"
+    )
+
+
+def parameters(args: argparse.Namespace) -> object:
+    """The CKKSParameters the options ask for (the tutorial's when none is given)."""
+    from ..params import CKKSParameters
+
+    if args.poly_modulus_degree is None and args.coeff_modulus_bits is None and args.scale_bits is None:
+        tutorial = CKKSParameters.tutorial()
+        if not args.allow_insecure:
+            return tutorial
+    return CKKSParameters(
+        poly_modulus_degree=args.poly_modulus_degree or 8192,
+        coeff_modulus_bits=args.coeff_modulus_bits or (60, 40, 40, 60),
+        scale=2.0 ** (args.scale_bits if args.scale_bits is not None else 40),
+        allow_insecure=args.allow_insecure,
+    )
+
+
+def load_model(path: str) -> object:
+    from ..tools.mnist import load_tutorial_model
+
+    if not Path(path).is_file():
+        raise CLIError(f"model {path!r} is not a file")
+    try:
+        return load_tutorial_model(path)
+    except (ImportError, FileNotFoundError):
+        raise
+    except Exception as error:  # unpickling can fail in many ways; say which file and why
+        from ..errors import HeeduError
+
+        if isinstance(error, HeeduError):
+            raise
+        raise CLIError(f"cannot load a model from {path!r}: {type(error).__name__}: {error}") from None
+
+
+def load_plan(path: str, allow_insecure: bool = False) -> object:
+    from ..errors import SecurityError
+    from ..inference import InferencePlan
+
+    data = read_bytes(path, "plan")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CLIError(f"plan {path!r} is not UTF-8 JSON") from None
+    try:
+        return InferencePlan.from_json(text, allow_insecure=allow_insecure)
+    except SecurityError as error:
+        reason = str(error).split(" (HE standard)")[0]
+        raise CLIError(
+            f"plan {path!r} uses parameters below 128-bit security ({reason}). Only you can accept a toy ring: "
+            "add --allow-insecure if you are experimenting, never for real data."
+        ) from None
+
+
+def load_secret_key(path: str, plan: object) -> object:
+    from ..keys import SecretKey
+    from ..params import CKKSContext
+    from ..serialization import loads
+
+    data = read_bytes(path, "secret key")
+    secret = loads(data, CKKSContext(plan.parameters), allow_secret_key=True)  # type: ignore[attr-defined]
+    if not isinstance(secret, SecretKey):
+        raise CLIError(f"{path!r} holds a {type(secret).__name__}, not a secret key")
+    return secret
+
+
+def load_client(plan_path: str, secret_path: str, allow_insecure: bool = False) -> object:
+    from ..inference import InferenceClient
+
+    plan = load_plan(plan_path, allow_insecure)
+    return InferenceClient(plan, secret_key=load_secret_key(secret_path, plan))
+
+
+def load_server(args: argparse.Namespace) -> object:
+    from ..inference import EncryptedLinearModel
+
+    model = load_model(args.model)
+    if getattr(args, "plan", None):
+        plan = load_plan(args.plan, args.allow_insecure)
+        server = EncryptedLinearModel.from_sklearn(model, plan.parameters)
+        if server.plan != plan:
+            raise CLIError(f"model {args.model!r} does not match plan {args.plan!r} (other sizes or parameters)")
+        return server
+    return EncryptedLinearModel.from_sklearn(model, parameters(args))

@@ -1,0 +1,12 @@
+r"""Tools built on the library, not part of it: they read files, draw progress bars and print reports.
+
+* :mod:`heedu.tools.mnist`: the MNIST test set (idx files, checked before any size is trusted) and the
+  Azure ML tutorial's model, from a folder the caller names (``--data`` or ``$HEEDU_DATA``);
+* :mod:`heedu.tools.evaluate`: every test image through the packed protocol, against the plaintext model
+  (``python -m heedu.tools.evaluate``);
+* :mod:`heedu.tools.crosscheck`: the packed protocol, the EI-compatible one and the real
+  ``encrypted-inference`` package on the same inputs (``python -m heedu.tools.crosscheck``);
+* :mod:`heedu.tools.progress`: the progress bar they and the ``heedu`` command share.
+
+The library below (``heedu.inference`` and the core) never imports them.
+"""
