@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import ContextMismatchError
 from .params import CKKSContext
-from .plaintext import check_residues, describe_scale
+from .plaintext import check_polynomials, describe_scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,30 +57,21 @@ class Ciphertext:
 
 
 def check_ciphertext(context: CKKSContext, ciphertext: object) -> Ciphertext:
-    r"""Validate that ``ciphertext`` is a Ciphertext of this context: level, shape, dtype, residues, scale.
+    """Validate that ``ciphertext`` is a :class:`Ciphertext` of this context, with two or more polynomials.
 
     Raises
     ------
     TypeError
         Not a :class:`Ciphertext`.
-    LevelError
-        Its level is not a data level of ``context``.
     ContextMismatchError
-        Its shape belongs to other parameters.
-    ShapeError
-        Its data is not ``uint64`` or holds unreduced residues.
-    ScaleOutOfBoundsError
-        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+        Fewer than two polynomials, or a shape of other parameters.
+    LevelError, ShapeError, ScaleOutOfBoundsError
+        As :func:`~heedu.plaintext.check_polynomials`.
     """
     if not isinstance(ciphertext, Ciphertext):
         raise TypeError(f"expected a Ciphertext, got {type(ciphertext).__name__}")
-    context.check_level(ciphertext.level)
     shape = getattr(ciphertext.data, "shape", None)
-    if shape is None or len(shape) != 3 or shape[0] < 2 or shape[1:] != (ciphertext.level + 1, context.n):
-        raise ContextMismatchError(
-            f"ciphertext data has shape {shape}, expected (size >= 2, {ciphertext.level + 1}, {context.n}) "
-            "for this context: was it made with other parameters?"
-        )
-    check_residues(context, ciphertext.data, ciphertext.level, "ciphertext")
-    context.check_scale(ciphertext.level, ciphertext.scale, "a ciphertext")
+    if shape is None or len(shape) != 3 or shape[0] < 2:
+        raise ContextMismatchError(f"ciphertext data has shape {shape}, expected (size >= 2, level + 1, N)")
+    check_polynomials(context, ciphertext.data, ciphertext.level, ciphertext.scale, "ciphertext")
     return ciphertext

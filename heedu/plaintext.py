@@ -70,40 +70,51 @@ class Plaintext:
         return self._cache[key]
 
 
-def check_residues(context: CKKSContext, data: object, level: int, what: str) -> None:
-    r"""Raise :class:`~heedu.errors.ShapeError` unless ``data`` is ``uint64``, row ``i`` reduced mod :math:`q_i`."""
+def check_polynomials(context: CKKSContext, data: object, level: int, scale: object, what: str) -> None:
+    r"""Check the RNS polynomials of a plaintext or ciphertext: level, shape, dtype, residues and scale.
+
+    ``data`` must be a ``uint64`` array of shape ``(..., level + 1, N)`` whose row ``i`` is
+    reduced modulo :math:`q_i`, and ``scale`` must satisfy :meth:`CKKSContext.check_scale`.
+
+    Raises
+    ------
+    LevelError
+        ``level`` is not a data level of ``context``.
+    ContextMismatchError
+        The shape belongs to other parameters.
+    ShapeError
+        The data is not ``uint64`` or holds unreduced residues.
+    ScaleOutOfBoundsError
+        The scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+    """
+    context.check_level(level)
+    shape = getattr(data, "shape", None)
+    if shape is None or tuple(shape[-2:]) != (level + 1, context.n):
+        raise ContextMismatchError(
+            f"{what} data has shape {shape}, expected (..., {level + 1}, {context.n}) at level {level} of this "
+            "context: was it made with other parameters?"
+        )
     if not isinstance(data, np.ndarray) or data.dtype != np.uint64:
-        dtype = getattr(data, "dtype", type(data).__name__)
-        raise ShapeError(f"{what} data must be a uint64 NumPy array of residues, got {dtype}")
+        raise ShapeError(f"{what} data must be a uint64 NumPy array of residues, got {getattr(data, 'dtype', None)}")
     if (data >= context.ring(level).q).any():
         raise ShapeError(f"{what} data holds a residue that is not reduced modulo its prime: it was not made by heedu")
+    context.check_scale(level, scale, f"a {what}")
 
 
 def check_plaintext(context: CKKSContext, plaintext: object) -> Plaintext:
-    r"""Validate that ``plaintext`` is a Plaintext of this context: level, shape, dtype, residues, scale.
+    """Validate that ``plaintext`` is a :class:`Plaintext` of this context, with one polynomial.
 
     Raises
     ------
     TypeError
         Not a :class:`Plaintext`.
-    LevelError
-        Its level is not a data level of ``context``.
-    ContextMismatchError
-        Its shape belongs to other parameters.
-    ShapeError
-        Its data is not ``uint64`` or holds unreduced residues.
-    ScaleOutOfBoundsError
-        Its scale is not finite in :math:`[1, 2^{\text{bits of } Q_\ell})`.
+    LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+        As :func:`check_polynomials`.
     """
     if not isinstance(plaintext, Plaintext):
         raise TypeError(f"expected a Plaintext, got {type(plaintext).__name__}")
-    context.check_level(plaintext.level)
     shape = getattr(plaintext.data, "shape", None)
-    if shape != (plaintext.level + 1, context.n):
-        raise ContextMismatchError(
-            f"plaintext data has shape {shape}, expected ({plaintext.level + 1}, {context.n}) "
-            "for this context: was it made with other parameters?"
-        )
-    check_residues(context, plaintext.data, plaintext.level, "plaintext")
-    context.check_scale(plaintext.level, plaintext.scale, "a plaintext")
+    if shape is None or len(shape) != 2:
+        raise ContextMismatchError(f"plaintext data must be one (k, N) polynomial, got shape {shape}")
+    check_polynomials(context, plaintext.data, plaintext.level, plaintext.scale, "plaintext")
     return plaintext
