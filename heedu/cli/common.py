@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-
 from ..errors import HeeduError
+from ..tools.arguments import parse_bits, positive_float, positive_int
 
 T = TypeVar("T")
 
@@ -66,36 +65,6 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
     os.chmod(p, mode)
 
 
-def parse_bits(text: str) -> tuple[int, ...]:
-    try:
-        bits = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 60,40,40,60, got {text!r}") from None
-    if not bits:
-        raise argparse.ArgumentTypeError("expected at least one bit size, like 60,40,40,60")
-    return bits
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
 def add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("CKKS parameters (default: the tutorial's N = 8192, [60, 40, 40, 60], 2^40)")
     group.add_argument("--poly-modulus-degree", type=positive_int, metavar="N", help="ring degree N (power of two)")
@@ -136,8 +105,6 @@ def load_model(path: str) -> object:
     except (ImportError, FileNotFoundError):
         raise
     except Exception as error:  # unpickling can fail in many ways; say which file and why
-        from ..errors import HeeduError
-
         if isinstance(error, HeeduError):
             raise
         raise CLIError(f"cannot load a model from {path!r}: {type(error).__name__}: {error}") from None

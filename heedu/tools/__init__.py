@@ -6,7 +6,8 @@ r"""Tools built on the library, not part of it: they read files, draw progress b
   (``python -m heedu.tools.evaluate``);
 * :mod:`heedu.tools.crosscheck`: the packed protocol, the EI-compatible one and the real
   ``encrypted-inference`` package on the same inputs (``python -m heedu.tools.crosscheck``);
-* :mod:`heedu.tools.progress`: the progress bar they and the ``heedu`` command share.
+* :mod:`heedu.tools.progress`, :mod:`heedu.tools.arguments`: the progress bar and the argument types
+  they and the ``heedu`` command share.
 
 The library below (``heedu.inference`` and the core) never imports them.
 """

@@ -49,7 +49,8 @@ from ..errors import ShapeError
 from ..inference.ei import EILinearRegressionClient, EIServer
 from ..inference.model import LinearModel
 from ..inference.native import EncryptedLinearModel, InferenceClient
-from .evaluate import positive_int, predicted_labels
+from .arguments import positive_int
+from .evaluate import predicted_labels
 
 PACKAGE = "encrypted-inference"
 PACKAGE_VERSION = "0.9"

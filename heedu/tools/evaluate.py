@@ -49,6 +49,7 @@ from ..errors import ShapeError
 from ..inference.model import LinearModel
 from ..inference.native import MAX_INPUTS, EncryptedLinearModel, InferenceClient, InferencePlan
 from ..params import CKKSParameters
+from .arguments import positive_int
 from .progress import ProgressBar
 
 #: Default batch: the smallest multiple of the plan's inputs per ciphertext that is at least this.
@@ -246,17 +247,6 @@ def evaluate(
 # --------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a positive integer, or a clear usage error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
