@@ -48,9 +48,9 @@ import math
 import numpy as np
 
 from . import modarith
-from .errors import EncodingError, LevelError, ScaleOutOfBoundsError
+from .errors import EncodingError, LevelError, ScaleOutOfBoundsError, ShapeError
 from .params import CKKSContext
-from .plaintext import Plaintext
+from .plaintext import Plaintext, check_plaintext
 from .ring import PolyRing
 
 
@@ -117,12 +117,40 @@ class CKKSEncoder:
     # ------------------------------------------------------------------ embedding
 
     def embed(self, coefficients: np.ndarray) -> np.ndarray:
-        r"""Slots :math:`z_j = m(\zeta^{3^j})` of real polynomials ``(..., N)``, by FFT."""
+        r"""Slots :math:`z_j = m(\zeta^{3^j})` of real polynomials ``(..., N)``, by FFT.
+
+        Raises
+        ------
+        ShapeError
+            The last axis does not hold :math:`N` coefficients.
+
+        Examples
+        --------
+        >>> x = np.zeros(16); x[0] = 2.0  # the constant polynomial 2
+        >>> np.round(encoder.embed(x).real, 6).tolist()[:3]
+        [2.0, 2.0, 2.0]
+        """
+        if np.shape(coefficients)[-1:] != (self.n,):
+            raise ShapeError(f"embed takes polynomials of {self.n} coefficients, got shape {np.shape(coefficients)}")
         values = self.n * np.fft.ifft(np.asarray(coefficients, dtype=np.float64) * self._twist, axis=-1)
         return values[..., self._slot_index]
 
     def inverse_embed(self, slots: np.ndarray) -> np.ndarray:
-        r"""The real polynomial ``(N,)`` whose slots are ``slots`` (zero-padded to :math:`N/2`)."""
+        r"""The real polynomial ``(N,)`` whose slots are ``slots`` (zero-padded to :math:`N/2`).
+
+        Raises
+        ------
+        EncodingError
+            More than :math:`N/2` slots.
+
+        Examples
+        --------
+        >>> m = encoder.inverse_embed(np.array([1.0, 2.0]))
+        >>> (np.round(encoder.embed(m)[:3].real, 6) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
+        [1.0, 2.0, 0.0]
+        """
+        if len(slots) > self.slot_count:
+            raise EncodingError(f"{len(slots)} values do not fit in {self.slot_count} slots")
         values = np.zeros(self.n, dtype=np.complex128)
         values[self._slot_index[: len(slots)]] = slots
         values[self._conj_index[: len(slots)]] = np.conj(slots)
@@ -175,13 +203,32 @@ class CKKSEncoder:
             too large for the level's modulus.
         LevelError, ScaleOutOfBoundsError
             Bad ``level`` or ``scale``.
+
+        Examples
+        --------
+        >>> pt = encoder.encode([1.5, -2.0], level=1)
+        >>> (pt.level, np.round(encoder.decode(pt)[:2], 6).tolist())
+        (1, [1.5, -2.0])
         """
         scale, level = self._resolve(scale, level)
         slots = self._validate_values(values)
         return self.encode_coefficients(self.inverse_embed(slots), scale, level)
 
     def encode_constant(self, value: float, scale: float | None = None, level: int | None = None) -> Plaintext:
-        r"""Encode a real number in *every* slot: the constant polynomial :math:`\lfloor \Delta c \rceil`."""
+        r"""Encode a real number in *every* slot: the constant polynomial :math:`\lfloor \Delta c \rceil`.
+
+        Raises
+        ------
+        EncodingError
+            ``value`` is not a finite real number, or too large for the modulus.
+        LevelError, ScaleOutOfBoundsError
+            Bad ``level`` or ``scale``.
+
+        Examples
+        --------
+        >>> np.round(encoder.decode(encoder.encode_constant(0.5))[:3], 6).tolist()
+        [0.5, 0.5, 0.5]
+        """
         real_types = (int, float, np.integer, np.floating)
         if isinstance(value, bool) or not isinstance(value, real_types) or not math.isfinite(float(value)):
             raise EncodingError(f"encode_constant takes a finite real number, got {value!r}; use encode() for complex")
@@ -191,7 +238,24 @@ class CKKSEncoder:
         return self.encode_coefficients(coefficients, scale, level)
 
     def encode_coefficients(self, coefficients: np.ndarray, scale: float, level: int) -> Plaintext:
-        """Scale real coefficients, round half to even, and lift them into the RNS ring in NTT form."""
+        """Scale real coefficients, round half to even, and lift them into the RNS ring in NTT form.
+
+        Raises
+        ------
+        EncodingError
+            Not :math:`N` coefficients, or scaled values beyond the level's modulus.
+        LevelError, ScaleOutOfBoundsError
+            Bad ``level`` or ``scale``.
+
+        Examples
+        --------
+        >>> pt = encoder.encode_coefficients(np.arange(16) / 4, scale=2.0**20, level=0)
+        >>> encoder.context.ring(0).basis.to_centered_float(encoder.context.ring(0).ntt.inverse(pt.data))[:3].tolist()
+        [0.0, 262144.0, 524288.0]
+        """
+        scale, level = self._resolve(scale, level)
+        if np.shape(coefficients) != (self.n,):
+            raise EncodingError(f"expected {self.n} coefficients, got shape {np.shape(coefficients)}")
         ring = self.context.ring(level)
         with np.errstate(over="ignore"):  # an overflow to infinity is reported just below, as an EncodingError
             scaled = np.rint(np.asarray(coefficients, dtype=np.float64) * scale)
@@ -213,9 +277,19 @@ class CKKSEncoder:
     # ------------------------------------------------------------------ decode
 
     def decode(self, plaintext: Plaintext, complex_output: bool = False) -> np.ndarray:
-        r"""The slots of a plaintext, divided by its scale: real parts, or complex with ``complex_output``."""
-        if not isinstance(plaintext, Plaintext):
-            raise TypeError(f"decode() takes a Plaintext, got {type(plaintext).__name__}")
+        r"""The slots of a plaintext, divided by its scale: real parts, or complex with ``complex_output``.
+
+        Raises
+        ------
+        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+            Not a valid plaintext of the context (:func:`~heedu.plaintext.check_plaintext`).
+
+        Examples
+        --------
+        >>> encoder.decode(encoder.encode([1j]), complex_output=True)[0].round(6)
+        np.complex128(1j)
+        """
+        plaintext = check_plaintext(self.context, plaintext)
         ring = self.context.ring(plaintext.level)
         coefficients = ring.basis.to_centered_float(ring.ntt.inverse(plaintext.data)) / plaintext.scale
         slots = self.embed(coefficients)

@@ -53,6 +53,24 @@ class Encryptor:
     secret_key : SecretKey, optional
     random_source : RandomSource, optional
         Defaults to a fresh :class:`~heedu.sampling.SecureRandomSource`.
+
+    Raises
+    ------
+    MissingKeyError
+        Neither key is given.
+    ContextMismatchError
+        A key does not belong to ``context``.
+
+    Examples
+    --------
+    >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
+    ...     coeff_modulus_bits=[40, 30, 30, 40], scale=2.0**30, allow_insecure=True))
+    >>> keygen, encoder = heedu.KeyGenerator(ctx), heedu.CKKSEncoder(ctx)
+    >>> encryptor = heedu.Encryptor(ctx, keygen.public_key(), keygen.secret_key())
+    >>> decryptor = heedu.Decryptor(ctx, keygen.secret_key())
+    >>> x = encryptor.encrypt(encoder.encode([0.25, -1.5]))
+    >>> np.round(encoder.decode(decryptor.decrypt(x))[:2], 3).tolist()
+    [0.25, -1.5]
     """
 
     def __init__(
@@ -87,7 +105,24 @@ class Encryptor:
         return super().__reduce_ex__(protocol)  # type: ignore[arg-type]
 
     def encrypt(self, plaintext: Plaintext) -> Ciphertext:
-        r"""Public-key encryption: :math:`(ub + e_0, ua + e_1)` mod :math:`Q_\ell p`, divided by :math:`p`, plus pt."""
+        r"""Public-key encryption: :math:`(ub + e_0, ua + e_1)` mod :math:`Q_\ell p`, divided by :math:`p`, plus pt.
+
+        The result is at the plaintext's level and scale; its noise is about the rounding of the
+        division by :math:`p` (SEAL's trick), far below a symmetric encryption's :math:`\sigma`.
+
+        Raises
+        ------
+        MissingKeyError
+            This encryptor has no public key.
+        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+            Not a valid plaintext of the context (:func:`~heedu.plaintext.check_plaintext`).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0], level=1))
+        >>> (x.size, x.level, x.seed is None)
+        (2, 1, True)
+        """
         if self.public_key is None:
             raise MissingKeyError("this Encryptor has no public key; use encrypt_symmetric or pass public_key")
         plaintext = check_plaintext(self.context, plaintext)
@@ -104,7 +139,24 @@ class Encryptor:
         return Ciphertext(zero, level, plaintext.scale)
 
     def encrypt_symmetric(self, plaintext: Plaintext) -> Ciphertext:
-        r"""Secret-key encryption :math:`(-as + e + \mathrm{pt}, a)`, ``a`` expanded from a fresh seed."""
+        r"""Secret-key encryption :math:`(-as + e + \mathrm{pt}, a)`, ``a`` expanded from a fresh seed.
+
+        The ciphertext remembers the seed, so :func:`heedu.serialization.dumps` stores it instead of
+        :math:`c_1`: half the size.
+
+        Raises
+        ------
+        MissingKeyError
+            This encryptor has no secret key.
+        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+            Not a valid plaintext of the context.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt_symmetric(encoder.encode([1.0, 2.0]))
+        >>> (len(x.seed), round(float(encoder.decode(decryptor.decrypt(x))[1]), 3))
+        (32, 2.0)
+        """
         if self._secret_key is None:
             raise MissingKeyError("this Encryptor has no secret key; use encrypt() or pass secret_key")
         plaintext = check_plaintext(self.context, plaintext)
@@ -124,7 +176,21 @@ def mod_down_ntt(context: CKKSContext, values: np.ndarray, level: int) -> np.nda
 
 
 class Decryptor:
-    r"""Decrypts with the secret key: :math:`\sum_i c_i s^i`, a plaintext at the ciphertext's level and scale."""
+    r"""Decrypts with the secret key: :math:`\sum_i c_i s^i`, a plaintext at the ciphertext's level and scale.
+
+    Never pickled, never shown (:func:`heedu.keys.refuse_to_pickle`).
+
+    Raises
+    ------
+    ContextMismatchError
+        ``secret_key`` is not a secret key of ``context``.
+
+    Examples
+    --------
+    >>> decryptor = heedu.Decryptor(ctx, keygen.secret_key())
+    >>> decryptor
+    Decryptor(<secret key hidden>)
+    """
 
     def __init__(self, context: CKKSContext, secret_key: SecretKey) -> None:
         if not isinstance(secret_key, SecretKey) or secret_key.data.shape != (context.key_ring.k, context.n):
@@ -139,6 +205,23 @@ class Decryptor:
         refuse_to_pickle(self)
 
     def decrypt(self, ciphertext: Ciphertext) -> Plaintext:
+        r"""The plaintext :math:`\sum_i c_i s^i \bmod Q_\ell` (Horner's rule), at the ciphertext's level and scale.
+
+        Works for any size (a product not yet relinearized decrypts too). The result holds the
+        message *plus the noise*: never hand it back to whoever computed on the ciphertext
+        (IND-CPA-D; see the course's security chapter).
+
+        Raises
+        ------
+        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+            Not a valid ciphertext of the context (:func:`~heedu.ciphertext.check_ciphertext`).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([3.0]))
+        >>> round(float(encoder.decode(decryptor.decrypt(evaluator.multiply(x, x)))[0]), 3)  # size 3, scale Δ²
+        9.0
+        """
         ciphertext = check_ciphertext(self.context, ciphertext)
         ring = self.context.ring(ciphertext.level)
         s = self._secret_key.at(ring, self.context.key_ring)

@@ -27,7 +27,8 @@ error                      meaning                                              
 ``EncodingError``          values that cannot be encoded (too many, not finite, too    ``encoder``
                            large for the modulus)
 ``ShapeError``             an array of the wrong shape, dtype or residue range         ``ntt``, ``rns``, ``ring``,
-                                                                                       ``plaintext``,
+                                                                                       ``plaintext``, ``encoder``,
+                                                                                       ``keys``,
                                                                                        ``inference.*``,
                                                                                        ``tools.*``
 ``OperandError``           an operand the operation does not take (a size-3            ``keys``, ``evaluator``

@@ -57,7 +57,26 @@ def _describe(operand: Ciphertext | Plaintext) -> str:
 class Evaluator:
     r"""Stateless homomorphic operations for one :class:`~heedu.params.CKKSContext`.
 
-    Every method returns a new object and leaves its arguments unchanged.
+    Every method returns a new object and leaves its arguments unchanged. Every method checks its
+    operands first (:func:`~heedu.ciphertext.check_ciphertext`): an object that is not a
+    ``Ciphertext`` raises ``TypeError``; one of another context, ``ContextMismatchError``; corrupt
+    data, ``ShapeError``; an impossible scale, ``ScaleOutOfBoundsError``. The ``Raises`` lists below
+    name what each operation adds to that.
+
+    Examples
+    --------
+    The methods' examples use this toy ring (never for real data) and its keys:
+
+    >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
+    ...     coeff_modulus_bits=[40, 30, 30, 40], scale=2.0**30, allow_insecure=True))
+    >>> keygen, encoder = heedu.KeyGenerator(ctx), heedu.CKKSEncoder(ctx)
+    >>> encryptor = heedu.Encryptor(ctx, keygen.public_key(), keygen.secret_key())
+    >>> decryptor, evaluator = heedu.Decryptor(ctx, keygen.secret_key()), heedu.Evaluator(ctx)
+    >>> relin_keys = keygen.relin_keys()
+    >>> galois_keys = keygen.galois_keys(steps=[1, -1, 2], conjugation=True)
+    >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0, 3.0]))
+    >>> np.round(encoder.decode(decryptor.decrypt(evaluator.add(x, x)))[:3], 3).tolist()
+    [2.0, 4.0, 6.0]
     """
 
     def __init__(self, context: CKKSContext) -> None:
@@ -95,7 +114,21 @@ class Evaluator:
     # ------------------------------------------------------------------ linear
 
     def add(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
-        """:math:`a + b`, componentwise; a size-2 and a size-3 ciphertext add to size 3."""
+        """:math:`a + b`, componentwise; a size-2 and a size-3 ciphertext add to size 3.
+
+        Raises
+        ------
+        LevelError
+            The operands are at different levels (``mod_switch_to`` the higher one).
+        ScaleMismatchError
+            Their scales differ (rescale, or re-encode, first).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0]))
+        >>> np.round(encoder.decode(decryptor.decrypt(evaluator.add(x, x)))[:2], 3).tolist()
+        [2.0, 4.0]
+        """
         a, b = self._ct(a), self._ct(b)
         self._same_level_and_scale(a, b, "add")
         q = self.context.ring(a.level).q
@@ -106,14 +139,53 @@ class Evaluator:
         return Ciphertext(out, a.level, a.scale)
 
     def negate(self, a: Ciphertext) -> Ciphertext:
+        """:math:`-a`, componentwise: decrypts to the negated message, same level and scale.
+
+        Raises
+        ------
+        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
+            Not a valid ciphertext of the context (:func:`~heedu.ciphertext.check_ciphertext`).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, -2.0]))
+        >>> np.round(encoder.decode(decryptor.decrypt(evaluator.negate(x)))[:2], 3).tolist()
+        [-1.0, 2.0]
+        """
         a = self._ct(a)
         return Ciphertext(modarith.neg_mod(a.data, self.context.ring(a.level).q), a.level, a.scale)
 
     def sub(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
+        """:math:`a - b`, componentwise.
+
+        Raises
+        ------
+        LevelError, ScaleMismatchError
+            As :meth:`add`.
+
+        Examples
+        --------
+        >>> x, y = (encryptor.encrypt(encoder.encode(v)) for v in ([5.0, 1.0], [2.0, 3.0]))
+        >>> np.round(encoder.decode(decryptor.decrypt(evaluator.sub(x, y)))[:2], 3).tolist()
+        [3.0, -2.0]
+        """
         return self.add(a, self.negate(b))
 
     def add_plain(self, a: Ciphertext, plain: Plaintext) -> Ciphertext:
-        """:math:`(c_0 + \\mathrm{pt}, c_1, \\dots)`: scales and levels must match."""
+        """:math:`(c_0 + \\mathrm{pt}, c_1, \\dots)`: scales and levels must match.
+
+        Raises
+        ------
+        LevelError, ScaleMismatchError
+            The plaintext is at another level or scale (encode it at the ciphertext's).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0]))
+        >>> y = evaluator.add_plain(x, encoder.encode([0.5, 0.5]))
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [1.5, 2.5]
+        """
         a, plain = self._ct(a), check_plaintext(self.context, plain)
         self._same_level_and_scale(a, plain, "add_plain")
         out = a.data.copy()
@@ -121,6 +193,20 @@ class Evaluator:
         return Ciphertext(out, a.level, a.scale)
 
     def sub_plain(self, a: Ciphertext, plain: Plaintext) -> Ciphertext:
+        r""":math:`(c_0 - \mathrm{pt}, c_1, \dots)`: scales and levels must match.
+
+        Raises
+        ------
+        LevelError, ScaleMismatchError
+            As :meth:`add_plain`.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0]))
+        >>> y = evaluator.sub_plain(x, encoder.encode([0.5, 0.5]))
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [0.5, 1.5]
+        """
         a, plain = self._ct(a), check_plaintext(self.context, plain)
         self._same_level_and_scale(a, plain, "sub_plain")
         out = a.data.copy()
@@ -130,7 +216,22 @@ class Evaluator:
     # ------------------------------------------------------------------ products
 
     def multiply_plain(self, a: Ciphertext, plain: Plaintext) -> Ciphertext:
-        r"""Every component times the plaintext; scale :math:`\Delta_a \Delta_p`, same level."""
+        r"""Every component times the plaintext; scale :math:`\Delta_a \Delta_p`, same level.
+
+        Raises
+        ------
+        LevelError
+            The plaintext is at another level (encode it at the ciphertext's).
+        ScaleOutOfBoundsError
+            :math:`\Delta_a \Delta_p` would not fit in the level's modulus (rescale first).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0]))
+        >>> y = evaluator.rescale_to_next(evaluator.multiply_plain(x, encoder.encode([3.0, 0.5])))
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [3.0, 1.0]
+        """
         a, plain = self._ct(a), check_plaintext(self.context, plain)
         if a.level != plain.level:
             raise LevelError(
@@ -143,7 +244,26 @@ class Evaluator:
         return Ciphertext(modarith.mul_shoup(a.data, plain.data[None], plain.shoup(q)[None], q), a.level, scale)
 
     def multiply(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
-        r"""Tensor product of two size-2 ciphertexts: size 3, scale :math:`\Delta_a \Delta_b`."""
+        r"""Tensor product of two size-2 ciphertexts: size 3, scale :math:`\Delta_a \Delta_b`.
+
+        The result decrypts under :math:`(1, s, s^2)`; :meth:`relinearize` brings it back to size 2.
+
+        Raises
+        ------
+        OperandError
+            An operand is not of size 2 (relinearize it first).
+        LevelError
+            The operands are at different levels.
+        ScaleOutOfBoundsError
+            :math:`\Delta_a \Delta_b` would not fit in the level's modulus (rescale first).
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.5, 2.0]))
+        >>> y = evaluator.rescale_to_next(evaluator.relinearize(evaluator.multiply(x, x), relin_keys))
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [2.25, 4.0]
+        """
         a, b = self._ct(a), self._ct(b)
         if a.size != 2 or b.size != 2:
             raise OperandError(
@@ -162,7 +282,22 @@ class Evaluator:
         return Ciphertext(np.stack([products[0], middle, products[3]]), a.level, scale)
 
     def square(self, a: Ciphertext) -> Ciphertext:
-        r""":math:`(c_0^2, 2 c_0 c_1, c_1^2)`: three products instead of four."""
+        r""":math:`(c_0^2, 2 c_0 c_1, c_1^2)`: :meth:`multiply` by itself, three products instead of four.
+
+        Raises
+        ------
+        OperandError
+            Not of size 2.
+        ScaleOutOfBoundsError
+            :math:`\Delta^2` would not fit in the level's modulus.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([3.0, -1.0]))
+        >>> y = evaluator.rescale_to_next(evaluator.relinearize(evaluator.square(x), relin_keys))
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [9.0, 1.0]
+        """
         a = self._ct(a)
         if a.size != 2:
             raise OperandError(f"square takes a size-2 ciphertext, got size {a.size}; relinearize first")
@@ -176,7 +311,22 @@ class Evaluator:
         )
 
     def relinearize(self, a: Ciphertext, relin_keys: RelinKeys) -> Ciphertext:
-        r"""Size 3 to size 2: :math:`(c_0, c_1) + \mathrm{KeySwitch}_{s^2 \to s}(c_2)`."""
+        r"""Size 3 to size 2: :math:`(c_0, c_1) + \mathrm{KeySwitch}_{s^2 \to s}(c_2)`; size 2 is returned as is.
+
+        Raises
+        ------
+        TypeError
+            ``relin_keys`` is not :class:`~heedu.keys.RelinKeys`.
+        OperandError
+            The ciphertext has more than 3 polynomials.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([2.0]))
+        >>> product = evaluator.multiply(x, x)
+        >>> product.size, evaluator.relinearize(product, relin_keys).size
+        (3, 2)
+        """
         a = self._ct(a)
         if not isinstance(relin_keys, RelinKeys):
             raise TypeError(f"relinearize needs RelinKeys, got {type(relin_keys).__name__}")
@@ -191,7 +341,26 @@ class Evaluator:
     # ------------------------------------------------------------------ levels
 
     def rescale_to_next(self, a: Ciphertext) -> Ciphertext:
-        r"""Divide by the last prime :math:`q_\ell` with rounding: level :math:`\ell-1`, scale :math:`\Delta/q_\ell`."""
+        r"""Divide by the last prime :math:`q_\ell` with rounding: level :math:`\ell-1`, scale :math:`\Delta/q_\ell`.
+
+        Notes
+        -----
+        If :math:`\langle ct, (1, s) \rangle = \Delta m + e \pmod{Q_\ell}`, then after it
+        :math:`\langle ct', (1, s) \rangle = (\Delta/q_\ell) m + e' \pmod{Q_{\ell-1}}` with
+        :math:`|e'| \le |e|/q_\ell + (1 + h)/2` (:math:`h` the secret's Hamming weight).
+
+        Raises
+        ------
+        LevelError
+            The ciphertext is at level 0: no prime is left to divide by.
+
+        Examples
+        --------
+        >>> x = evaluator.multiply_plain(encryptor.encrypt(encoder.encode([2.0])), encoder.encode([2.0]))
+        >>> y = evaluator.rescale_to_next(x)
+        >>> (x.level - y.level, round(float(encoder.decode(decryptor.decrypt(y))[0]), 3))
+        (1, 4.0)
+        """
         a = self._ct(a)
         if a.level == 0:
             raise LevelError(
@@ -203,7 +372,20 @@ class Evaluator:
         return Ciphertext(data, a.level - 1, a.scale / ring.moduli[-1])
 
     def mod_switch_to_next(self, a: Ciphertext | Plaintext) -> Ciphertext | Plaintext:
-        """Drop the last prime without dividing: level down by one, scale unchanged."""
+        """Drop the last prime without dividing: level down by one, scale unchanged (a plaintext too).
+
+        Raises
+        ------
+        LevelError
+            Already at level 0.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.25]))
+        >>> y = evaluator.mod_switch_to_next(x)
+        >>> (x.level - y.level, y.scale == x.scale, round(float(encoder.decode(decryptor.decrypt(y))[0]), 3))
+        (1, True, 1.25)
+        """
         if isinstance(a, Plaintext):
             check_plaintext(self.context, a)
             if a.level == 0:
@@ -215,7 +397,19 @@ class Evaluator:
         return Ciphertext(a.data[:, :-1].copy(), a.level - 1, a.scale)
 
     def mod_switch_to(self, a: Ciphertext | Plaintext, level: int) -> Ciphertext | Plaintext:
-        """Drop primes until ``level`` (which must not be above the current level)."""
+        """Drop primes until ``level`` (which must not be above the current level).
+
+        Raises
+        ------
+        LevelError
+            ``level`` is not a level of the context, or above the operand's.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.25]))
+        >>> evaluator.mod_switch_to(x, 0).level
+        0
+        """
         self.context.check_level(level)
         if level > a.level:
             raise LevelError(f"mod_switch_to: cannot go up from level {a.level} to level {level}")
@@ -234,9 +428,18 @@ class Evaluator:
 
         Raises
         ------
+        ScaleOutOfBoundsError
+            ``scale`` is not a positive finite number.
         ScaleMismatchError
             If the relative change exceeds ``max_relative_change`` (then it is
             not a relabelling but a wrong answer; multiply by a constant instead).
+
+        Examples
+        --------
+        >>> x = evaluator.rescale_to_next(evaluator.multiply_plain(encryptor.encrypt(encoder.encode([2.0])),
+        ...                                                        encoder.encode([1.0])))
+        >>> evaluator.set_scale(x, 2.0**30).scale == 2.0**30 != x.scale
+        True
         """
         a = self._ct(a)
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
@@ -252,7 +455,24 @@ class Evaluator:
     # ------------------------------------------------------------------ Galois
 
     def apply_galois(self, a: Ciphertext, galois_elt: int, galois_keys: GaloisKeys) -> Ciphertext:
-        r""":math:`\sigma_g` on the slots: permute both components, then switch :math:`c_1` back to :math:`s`."""
+        r""":math:`\sigma_g` on the slots: permute both components, then switch :math:`c_1` back to :math:`s`.
+
+        Raises
+        ------
+        OperandError
+            Not of size 2 (relinearize first).
+        TypeError
+            ``galois_keys`` is not :class:`~heedu.keys.GaloisKeys`.
+        MissingKeyError
+            No key for ``galois_elt``; the message lists the ones there are.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0, 3.0]))
+        >>> y = evaluator.apply_galois(x, galois_keys.galois_elt_of(1), galois_keys)
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [2.0, 3.0]
+        """
         a = self._ct(a)
         if a.size != 2:
             raise OperandError(f"Galois automorphisms need a size-2 ciphertext (relinearize first), got {a.size}")
@@ -274,6 +494,22 @@ class Evaluator:
         r"""Rotate the slots left by ``steps`` (negative: right), as SEAL: slot ``steps`` moves to slot 0.
 
         Decrypts to ``np.roll(x, -steps)``. Needs the Galois key for ``steps``.
+
+        Raises
+        ------
+        OperandError
+            ``steps`` is not an integer, or the ciphertext is not of size 2.
+        TypeError
+            ``galois_keys`` is not :class:`~heedu.keys.GaloisKeys`.
+        MissingKeyError
+            No key for this rotation; the message lists the steps there are keys for.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0, 3.0]))
+        >>> y = evaluator.rotate_vector(x, 1, galois_keys)
+        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
+        [2.0, 3.0]
         """
         galois_elt = self._step_elt(steps)
         a = self._ct(a)
@@ -285,7 +521,23 @@ class Evaluator:
         return self.apply_galois(a, galois_elt, galois_keys)
 
     def rotate_vector_hoisted(self, a: Ciphertext, steps: Sequence[int], galois_keys: GaloisKeys) -> list[Ciphertext]:
-        r"""Rotations of one ciphertext by several ``steps``, sharing one key-switch decomposition."""
+        r"""Rotations of one ciphertext by several ``steps``, sharing one key-switch decomposition.
+
+        Each result equals :meth:`rotate_vector` by that step, up to noise; the decomposition of
+        :math:`c_1` into digits and their NTTs, the expensive part, is done once (hoisting).
+
+        Raises
+        ------
+        OperandError, TypeError, MissingKeyError
+            As :meth:`rotate_vector`, for any of the steps.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0, 3.0]))
+        >>> left, right = evaluator.rotate_vector_hoisted(x, [1, -1], galois_keys)
+        >>> [round(float(encoder.decode(decryptor.decrypt(y))[1]), 3) for y in (left, right)]
+        [3.0, 1.0]
+        """
         a = self._ct(a)
         if a.size != 2:
             raise OperandError(f"rotations need a size-2 ciphertext (relinearize first), got {a.size}")
@@ -311,5 +563,18 @@ class Evaluator:
         return results
 
     def complex_conjugate(self, a: Ciphertext, galois_keys: GaloisKeys) -> Ciphertext:
-        r"""Conjugate every slot (:math:`g = 2N - 1`); needs a conjugation key."""
+        r"""Conjugate every slot (:math:`g = 2N - 1`); needs a conjugation key.
+
+        Raises
+        ------
+        OperandError, TypeError, MissingKeyError
+            As :meth:`apply_galois`.
+
+        Examples
+        --------
+        >>> x = encryptor.encrypt(encoder.encode([1 + 2j]))
+        >>> y = evaluator.complex_conjugate(x, galois_keys)
+        >>> complex(np.round(encoder.decode(decryptor.decrypt(y), complex_output=True)[0], 3))
+        (1-2j)
+        """
         return self.apply_galois(a, 2 * self.context.n - 1, galois_keys)

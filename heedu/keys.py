@@ -52,7 +52,7 @@ from typing import NoReturn
 import numpy as np
 
 from . import modarith
-from .errors import ContextMismatchError, LevelError, MissingKeyError, OperandError, SecretKeyExposureError
+from .errors import ContextMismatchError, LevelError, MissingKeyError, OperandError, SecretKeyExposureError, ShapeError
 from .params import CKKSContext
 from .ring import PolyRing, RNSPoly
 from .sampling import RandomSource, SecureRandomSource, expand_seed
@@ -239,6 +239,19 @@ class KeyGenerator:
         Reuse an existing secret instead of sampling a new one.
     random_source : RandomSource, optional
         Defaults to a fresh :class:`~heedu.sampling.SecureRandomSource`.
+
+    Raises
+    ------
+    ContextMismatchError
+        ``secret_key`` is not a secret key of ``context``.
+
+    Examples
+    --------
+    >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
+    ...     coeff_modulus_bits=[40, 30, 30, 40], scale=2.0**30, allow_insecure=True))
+    >>> keygen = heedu.KeyGenerator(ctx)
+    >>> keygen.public_key().data.shape, keygen.relin_keys().key.level
+    ((2, 4, 16), 2)
     """
 
     def __init__(
@@ -264,6 +277,13 @@ class KeyGenerator:
         refuse_to_pickle(self)
 
     def secret_key(self) -> SecretKey:
+        """The secret key :math:`s` (ternary), in NTT form at the key level. Keep it here.
+
+        Examples
+        --------
+        >>> keygen.secret_key()
+        SecretKey(<hidden>)
+        """
         return self._secret_key
 
     def _rlwe_sample(self, ring: PolyRing, secret: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes]:
@@ -275,15 +295,42 @@ class KeyGenerator:
         return b, a, seed
 
     def public_key(self) -> PublicKey:
-        """A fresh public key :math:`(-as + e, a)` at the key level."""
+        """A fresh public key :math:`(-as + e, a)` at the key level, seeded (``a`` from 32 bytes).
+
+        Each call draws new randomness: two public keys of one secret differ, and both work.
+
+        Examples
+        --------
+        >>> pk = keygen.public_key()
+        >>> (pk.data.shape, len(pk.seed))
+        ((2, 4, 16), 32)
+        """
         ring = self.context.key_ring
         b, a, seed = self._rlwe_sample(ring, self._secret_key.data)
         return PublicKey(np.stack([b, a]), seed)
 
     def create_kswitch_key(self, new_key: np.ndarray) -> KSwitchKey:
-        r"""Components :math:`(-a_j s + e_j + [p]_{q_j} s'\ \text{in row } j, a_j)` for each data prime."""
+        r"""Components :math:`(-a_j s + e_j + [p]_{q_j} s'\ \text{in row } j, a_j)` for each data prime.
+
+        ``new_key`` is :math:`s'` in NTT form at the key level, shape ``(K, N)``.
+
+        Raises
+        ------
+        ShapeError
+            ``new_key`` is not a ``uint64`` array of shape ``(K, N)`` reduced modulo the key level's primes.
+
+        Examples
+        --------
+        >>> s = keygen.secret_key().data
+        >>> keygen.create_kswitch_key(s).data.shape  # (data primes, 2, all primes, N)
+        (3, 2, 4, 16)
+        """
         ctx = self.context
         ring = ctx.key_ring
+        if not isinstance(new_key, np.ndarray) or new_key.dtype != np.uint64 or new_key.shape != (ring.k, ring.n):
+            raise ShapeError(f"new_key must be a uint64 array of shape {(ring.k, ring.n)} (NTT form at the key level)")
+        if (new_key >= ring.q).any():
+            raise ShapeError("new_key holds residues that are not reduced modulo the key level's primes")
         components, seeds = [], []
         for j, qj in enumerate(ctx.coeff_modulus):
             b, a, seed = self._rlwe_sample(ring, self._secret_key.data)
@@ -295,7 +342,13 @@ class KeyGenerator:
         return KSwitchKey(np.stack(components), tuple(seeds))
 
     def relin_keys(self) -> RelinKeys:
-        r"""Relinearization keys: a key switch from :math:`s^2` to :math:`s`."""
+        r"""Relinearization keys: a key switch from :math:`s^2` to :math:`s`.
+
+        Examples
+        --------
+        >>> keygen.relin_keys().key.level
+        2
+        """
         s = self._secret_key.data
         return RelinKeys(self.create_kswitch_key(modarith.mul_mod(s, s, self.context.key_ring.q)))
 
@@ -309,8 +362,13 @@ class KeyGenerator:
 
         Raises
         ------
-        ParameterError
+        OperandError
             A step is not an integer, or a Galois element is not odd in :math:`(0, 2N)`.
+
+        Examples
+        --------
+        >>> sorted(keygen.galois_keys(steps=[1, -1]).steps()), keygen.galois_keys(conjugation=True).has_conjugation()
+        ([-1, 1], True)
         """
         n = self.context.n
         step_list = default_rotation_steps(n) if steps is None else list(steps)
