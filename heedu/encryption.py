@@ -40,7 +40,7 @@ from .errors import ContextMismatchError, MissingKeyError
 from .keys import PublicKey, SecretKey, refuse_to_pickle
 from .params import CKKSContext
 from .plaintext import Plaintext, check_plaintext
-from .sampling import RandomSource, SecureRandomSource, expand_seed
+from .sampling import SHAKE_EXPANSION, RandomSource, SecureRandomSource, SeedExpansion
 
 
 class Encryptor:
@@ -53,6 +53,9 @@ class Encryptor:
     secret_key : SecretKey, optional
     random_source : RandomSource, optional
         Defaults to a fresh :class:`~heedu.sampling.SecureRandomSource`.
+    seed_expansion : SeedExpansion, optional
+        How the seed of a symmetric encryption's :math:`a` is expanded (heedu's SHAKE-256 by
+        default; :class:`heedu.seal.samplers.BlakeExpansion` for SEAL 3.5's seeded ciphertexts).
 
     Raises
     ------
@@ -79,6 +82,7 @@ class Encryptor:
         public_key: PublicKey | None = None,
         secret_key: SecretKey | None = None,
         random_source: RandomSource | None = None,
+        seed_expansion: SeedExpansion = SHAKE_EXPANSION,
     ) -> None:
         if public_key is None and secret_key is None:
             raise MissingKeyError("an Encryptor needs a public key, a secret key, or both")
@@ -93,6 +97,7 @@ class Encryptor:
         self.public_key = public_key
         self._secret_key = secret_key
         self.random = random_source if random_source is not None else SecureRandomSource()
+        self.seed_expansion = seed_expansion
 
     def __repr__(self) -> str:
         return f"Encryptor(public={self.public_key is not None}, symmetric={self._secret_key is not None})"
@@ -162,8 +167,8 @@ class Encryptor:
         plaintext = check_plaintext(self.context, plaintext)
         ctx, level = self.context, plaintext.level
         ring = ctx.ring(level)
-        seed = self.random.new_seed()
-        a = expand_seed(seed, ring.moduli, ring.n)
+        seed = self.random.random_bytes(self.seed_expansion.seed_bytes)
+        a = self.seed_expansion.expand(seed, ring.moduli, ring.n)
         s = self._secret_key.at(ring, ctx.key_ring)
         e = ring.from_signed(self.random.gaussian(ctx.n)).to_ntt().data
         c0 = modarith.sub_mod(modarith.add_mod(e, plaintext.data, ring.q), modarith.mul_mod(a, s, ring.q), ring.q)

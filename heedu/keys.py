@@ -55,7 +55,7 @@ from . import modarith
 from .errors import ContextMismatchError, LevelError, MissingKeyError, OperandError, SecretKeyExposureError, ShapeError
 from .params import CKKSContext
 from .ring import PolyRing, RNSPoly
-from .sampling import RandomSource, SecureRandomSource, expand_seed
+from .sampling import SHAKE_EXPANSION, RandomSource, SecureRandomSource, SeedExpansion
 
 
 def refuse_to_pickle(holder: object) -> NoReturn:
@@ -239,6 +239,9 @@ class KeyGenerator:
         Reuse an existing secret instead of sampling a new one.
     random_source : RandomSource, optional
         Defaults to a fresh :class:`~heedu.sampling.SecureRandomSource`.
+    seed_expansion : SeedExpansion, optional
+        How the seeds of the uniform polynomials are expanded (heedu's SHAKE-256 by default;
+        :class:`heedu.seal.samplers.BlakeExpansion` for SEAL 3.5's keys).
 
     Raises
     ------
@@ -259,9 +262,11 @@ class KeyGenerator:
         context: CKKSContext,
         secret_key: SecretKey | None = None,
         random_source: RandomSource | None = None,
+        seed_expansion: SeedExpansion = SHAKE_EXPANSION,
     ) -> None:
         self.context = context
         self.random = random_source if random_source is not None else SecureRandomSource()
+        self.seed_expansion = seed_expansion
         ring = context.key_ring
         if secret_key is None:
             coefficients = self.random.ternary(context.n)
@@ -288,8 +293,8 @@ class KeyGenerator:
 
     def _rlwe_sample(self, ring: PolyRing, secret: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes]:
         """``(-a s + e, a, seed)`` in NTT form with ``a`` expanded from a fresh seed."""
-        seed = self.random.new_seed()
-        a = expand_seed(seed, ring.moduli, ring.n)
+        seed = self.random.random_bytes(self.seed_expansion.seed_bytes)
+        a = self.seed_expansion.expand(seed, ring.moduli, ring.n)
         e = ring.from_signed(self.random.gaussian(ring.n)).to_ntt().data
         b = modarith.sub_mod(e, modarith.mul_mod(a, secret, ring.q), ring.q)
         return b, a, seed

@@ -44,6 +44,8 @@ import hashlib
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -167,3 +169,33 @@ class ZeroNoiseSource(RandomSource):
 def expand_seed(seed: bytes, moduli: Sequence[int], n: int) -> np.ndarray:
     """The uniform polynomial a seeded object stands for: ``SeededRandomSource(seed).uniform``."""
     return SeededRandomSource(seed).uniform(moduli, n)
+
+
+class SeedExpansion(Protocol):
+    """How a seeded object's uniform polynomial :math:`a` is regenerated from its seed.
+
+    Key generation and symmetric encryption draw ``seed_bytes`` fresh bytes and call
+    :meth:`expand`; the seed then stands for :math:`a` wherever the object is stored. heedu's own
+    is SHAKE-256 (:data:`SHAKE_EXPANSION`); SEAL 3.5's BLAKE2 PRNG is another
+    (:class:`heedu.seal.samplers.BlakeExpansion`), which is all the EI-compatible client changes.
+    """
+
+    seed_bytes: int
+
+    def expand(self, seed: bytes, moduli: Sequence[int], n: int) -> np.ndarray:
+        """A ``(len(moduli), n)`` ``uint64`` array, row ``i`` uniform modulo ``moduli[i]``, in NTT form."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShakeExpansion:
+    """heedu's seed expansion: :func:`expand_seed` (SHAKE-256 of the seed and a counter), 32-byte seeds."""
+
+    seed_bytes: int = SEED_BYTES
+
+    def expand(self, seed: bytes, moduli: Sequence[int], n: int) -> np.ndarray:
+        return expand_seed(seed, moduli, n)
+
+
+#: The default everywhere: heedu's own format stores 32-byte SHAKE-256 seeds.
+SHAKE_EXPANSION = ShakeExpansion()

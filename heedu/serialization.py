@@ -79,13 +79,30 @@ def _frame(kind: int, flags: int, pid: bytes, payload: bytes) -> bytes:
     return HEADER.pack(MAGIC, FORMAT_VERSION, kind, flags, len(payload), pid) + payload
 
 
-def _kswitch_payload(key: KSwitchKey) -> tuple[bytes, bool]:
-    seeded = key.seeds is not None
+def _shake_seed(seed: bytes | None, a: np.ndarray, first_prime: int) -> bool:
+    """True if ``seed`` is a 32-byte SHAKE-256 seed that regenerates ``a`` (checked on its first row).
+
+    Only such seeds are stored: a reader regenerates ``a`` with SHAKE-256, so a seed from another
+    expansion (SEAL's 64-byte BLAKE2 seeds) is not written; the object is stored in full instead.
+    """
+    if seed is None or len(seed) != SEED_BYTES:
+        return False
+    return bool(np.array_equal(expand_seed(seed, [first_prime], a.shape[-1])[0], a[0]))
+
+
+def _seedable(key: KSwitchKey, first_prime: int) -> bool:
+    """Every component of ``key`` has a SHAKE-256 seed for its uniform half."""
+    return key.seeds is not None and all(
+        _shake_seed(seed, component[1], first_prime) for seed, component in zip(key.seeds, key.data)
+    )
+
+
+def _kswitch_payload(key: KSwitchKey, seeded: bool) -> bytes:
     parts = [struct.pack("<I", key.data.shape[0])]
     for j, component in enumerate(key.data):
         parts.append(_words(component[0]))
         parts.append(key.seeds[j] if seeded else _words(component[1]))  # type: ignore[index]
-    return b"".join(parts), seeded
+    return b"".join(parts)
 
 
 def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_key: bool = False) -> bytes:
@@ -121,27 +138,25 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
         return _frame(KIND_PLAINTEXT, 0, context.parms_id(obj.level), payload)
     if isinstance(obj, Ciphertext):
         check_ciphertext(context, obj)
-        seeded = obj.seed is not None and obj.size == 2
+        seeded = obj.size == 2 and _shake_seed(obj.seed, obj.data[1], context.coeff_modulus[0])
         body = _words(obj.data[0]) + obj.seed if seeded else _words(obj.data)  # type: ignore[operator]
         payload = struct.pack("<IId", obj.level, obj.size, obj.scale) + body
         return _frame(KIND_CIPHERTEXT, FLAG_SEEDED if seeded else 0, context.parms_id(obj.level), payload)
     if isinstance(obj, PublicKey):
-        seeded = obj.seed is not None
+        seeded = _shake_seed(obj.seed, obj.data[1], context.coeff_modulus[0])
         payload = _words(obj.data[0]) + (obj.seed if seeded else _words(obj.data[1]))  # type: ignore[operator]
         return _frame(KIND_PUBLIC_KEY, FLAG_SEEDED if seeded else 0, context.key_parms_id, payload)
     if isinstance(obj, RelinKeys):
-        payload, seeded = _kswitch_payload(obj.key)
+        seeded = _seedable(obj.key, context.coeff_modulus[0])
+        payload = _kswitch_payload(obj.key, seeded)
         return _frame(KIND_RELIN_KEYS, FLAG_SEEDED if seeded else 0, context.key_parms_id, payload)
     if isinstance(obj, GaloisKeys):
-        parts, all_seeded = [struct.pack("<I", len(obj.keys))], True
+        # One flag for the whole set: seeds only if every key has them (else every key in full).
+        seeded = bool(obj.keys) and all(_seedable(key, context.coeff_modulus[0]) for key in obj.keys.values())
+        parts = [struct.pack("<I", len(obj.keys))]
         for galois_elt in sorted(obj.keys):
-            key_payload, seeded = _kswitch_payload(obj.keys[galois_elt])
-            all_seeded &= seeded
-            parts.append(struct.pack("<I", galois_elt) + key_payload)
-        if not all_seeded and any(k.seeds is not None for k in obj.keys.values()):
-            raise SerializationError("Galois keys mix seeded and unseeded components; regenerate them together")
-        flags = FLAG_SEEDED if all_seeded and obj.keys else 0
-        return _frame(KIND_GALOIS_KEYS, flags, context.key_parms_id, b"".join(parts))
+            parts.append(struct.pack("<I", galois_elt) + _kswitch_payload(obj.keys[galois_elt], seeded))
+        return _frame(KIND_GALOIS_KEYS, FLAG_SEEDED if seeded else 0, context.key_parms_id, b"".join(parts))
     raise TypeError(f"heedu cannot serialize a {type(obj).__name__}")
 
 

@@ -2,8 +2,8 @@ r"""Acceptance tests for heedu.seal.wire: SEAL's object header, Ciphertext and K
 
 Oracles:
 
-* an independent writer in this file, built from the byte table of
-  ``../shared/specs/seal35-wire-format.md`` (header ``<HBBBBHQ``, ciphertext members at fixed offsets,
+* an independent writer in this file, built from
+  SEAL 3.5's byte layout (``docs/seal-interop.md``: header ``<HBBBBHQ``, ciphertext members at fixed offsets,
   nested coefficient array, trailing seed; KSwitchKeys ``parms_id | dim1 | (dim2, PublicKey objects)*``):
   heedu's writer must produce the same bytes and its reader must accept them;
 * the SEAL 4.x layout (version 4.x headers, a ``u64 correction_factor`` after ``scale``) built by hand,

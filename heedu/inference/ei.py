@@ -24,7 +24,7 @@ or SEAL (``from heedu.inference import EIServer`` in the tutorial's ``score.py``
 4. The client decrypts each and reads slot 0.
 
 This is simple and slow (twelve key switches per class): heedu's native
-protocol (issue 4) packs all classes into one ciphertext. The point here is
+protocol (:mod:`heedu.inference.native`) packs all classes into one ciphertext. The point here is
 compatibility, so the server follows SEAL's sequential algorithm exactly.
 
 ``verbose=True`` prints progress and sizes, never the secret key.
@@ -44,16 +44,15 @@ import numpy as np
 from .. import modarith
 from ..ciphertext import Ciphertext
 from ..encoder import CKKSEncoder
-from ..encryption import Decryptor
+from ..encryption import Decryptor, Encryptor
 from ..errors import HeeduError, SerializationError, ShapeError
 from ..evaluator import Evaluator
-from ..keys import GaloisKeys, KSwitchKey, RelinKeys, SecretKey, refuse_to_pickle
+from ..keys import GaloisKeys, KeyGenerator, KSwitchKey, RelinKeys, SecretKey, refuse_to_pickle
 from ..params import CKKSContext, CKKSParameters
 from ..plaintext import Plaintext
 from ..ring import RNSPoly
-from ..sampling import SecureRandomSource
 from ..seal.blake2 import BlakePRNG
-from ..seal.samplers import WordStream, sample_ternary, sample_uniform
+from ..seal.samplers import BlakeExpansion, WordStream, sample_ternary
 from ..seal.wire import (
     COMPR_ZLIB,
     SealCiphertext,
@@ -109,16 +108,6 @@ def seal_secret_key(context: CKKSContext, seed: bytes) -> SecretKey:
     return SecretKey(coefficients, context.key_ring.from_signed(coefficients).to_ntt().data)
 
 
-def _seeded_rlwe(
-    context: CKKSContext, moduli: Sequence[int], secret: np.ndarray, noise: np.ndarray, seed: bytes
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(-a s + e, a)`` with ``a`` expanded from a SEAL seed, NTT form over ``moduli``."""
-    q = modarith.as_moduli(moduli)
-    a = sample_uniform(WordStream(BlakePRNG(seed)), moduli, context.n, "3.5.0")
-    b = modarith.sub_mod(noise, modarith.mul_mod(a, secret, q), q)
-    return b, a
-
-
 class EILinearRegressionClient:
     r"""The client of the encrypted-inference protocol (same API as ``encrypted-inference`` 0.9).
 
@@ -148,7 +137,9 @@ class EILinearRegressionClient:
                 raise EIProtocolError(f"secret_key must encode {EI_SEED_BYTES} bytes, got {len(seed)}")
         self._seed = seed
         self._secret = seal_secret_key(self.context, seed)
-        self._random = SecureRandomSource()
+        # heedu's own key generation and encryption; only the seeds' expansion is SEAL 3.5's BLAKE2 PRNG.
+        self._keygen = KeyGenerator(self.context, secret_key=self._secret, seed_expansion=BlakeExpansion())
+        self._encryptor = Encryptor(self.context, secret_key=self._secret, seed_expansion=BlakeExpansion())
         self._encoder = CKKSEncoder(self.context)
 
     def __repr__(self) -> str:
@@ -170,17 +161,10 @@ class EILinearRegressionClient:
         return key_id_of_seed(self._seed)
 
     def _kswitch_components(self, new_key: np.ndarray) -> list[SealCiphertext]:
-        ctx = self.context
-        ring = ctx.key_ring
-        components = []
-        for j, qj in enumerate(ctx.coeff_modulus):
-            seed = os.urandom(EI_SEED_BYTES)
-            noise = ring.from_signed(self._random.gaussian(ctx.n)).to_ntt().data
-            b, a = _seeded_rlwe(ctx, ring.moduli, self._secret.data, noise, seed)
-            q = np.uint64(qj)
-            b[j] = modarith.add_mod(b[j], modarith.mul_mod(new_key[j], np.uint64(ctx.special_prime % qj), q), q)
-            components.append(SealCiphertext(ctx.key_parms_id, np.stack([b, a]), 1.0, seed))
-        return components
+        """A key switch to ``new_key`` as SEAL 3.5's seeded ciphertexts, one per data prime."""
+        key = self._keygen.create_kswitch_key(new_key)
+        pid = self.context.key_parms_id
+        return [SealCiphertext(pid, component, 1.0, seed) for component, seed in zip(key.data, key.seeds)]
 
     def get_public_keys(self) -> tuple[str, bytes]:
         """``(key_id, blob)``: GaloisKeys for rotations by powers of two, then RelinKeys, as SEAL 3.5 objects."""
@@ -214,16 +198,10 @@ class EILinearRegressionClient:
             )
         ctx = self.context
         level = ctx.max_level
-        ring = ctx.ring(level)
-        secret = self._secret.at(ring, ctx.key_ring)
         out = []
         for start in range(0, values.size, ctx.slot_count):
-            plain = self._encoder.encode(values[start : start + ctx.slot_count], level=level)
-            seed = os.urandom(EI_SEED_BYTES)
-            noise = ring.from_signed(self._random.gaussian(ctx.n)).to_ntt().data
-            b, a = _seeded_rlwe(ctx, ring.moduli, secret, noise, seed)
-            c0 = modarith.add_mod(b, plain.data, ring.q)
-            sealed = SealCiphertext(ctx.parms_id(level), np.stack([c0, a]), plain.scale, seed)
+            ct = self._encryptor.encrypt_symmetric(self._encoder.encode(values[start : start + ctx.slot_count]))
+            sealed = SealCiphertext(ctx.parms_id(level), ct.data, ct.scale, ct.seed)
             out.append(base64.b64encode(write_ciphertext(sealed)).decode("ascii"))
         self._log(f"encrypted {values.size} values into {len(out)} ciphertext(s)")
         return out

@@ -24,15 +24,18 @@ below draws in vectorized chunks and tracks exactly how many words each
 accepted sample used, keeping the stream position identical to SEAL's.
 
 References: SEAL 3.5 ``util/rlwe.cpp`` (``sample_poly_uniform``,
-``sample_poly_ternary``), ``randomgen.h``; ../shared/specs/seal35-wire-format.md.
+``sample_poly_ternary``), ``randomgen.h``; the format chapter, ``docs/seal-interop.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
+
+from .blake2 import BlakePRNG
 
 SamplerVersion = Literal["3.5.0", "3.5.5"]
 """Which uniform sampler: ``"3.5.0"`` (SEAL 3.5.0-3.5.4, encrypted-inference 0.9) or ``"3.5.5"`` (3.5.5+)."""
@@ -116,3 +119,19 @@ def sample_ternary(stream: WordStream, n: int) -> np.ndarray:
         kept.append((values // np.uint32(0x55555555)).astype(np.int8) - 1)
         remaining -= values.size
     return np.concatenate(kept)
+
+
+@dataclass(frozen=True)
+class BlakeExpansion:
+    """SEAL 3.5's seed expansion: :func:`sample_uniform` from ``BlakePRNG(seed)``, 64-byte seeds.
+
+    Pass it to :class:`heedu.keys.KeyGenerator` or :class:`heedu.encryption.Encryptor` as
+    ``seed_expansion`` and their seeded keys and ciphertexts are what SEAL 3.5 writes and reads.
+    """
+
+    version: SamplerVersion = "3.5.0"
+    seed_bytes: int = 64
+
+    def expand(self, seed: bytes, moduli: Sequence[int], n: int) -> np.ndarray:
+        return sample_uniform(WordStream(BlakePRNG(seed)), moduli, n, self.version)
+
