@@ -218,3 +218,18 @@ def test_oversized_counts_are_rejected_before_allocation(toy):
 def test_unserializable_type():
     with pytest.raises(TypeError):
         dumps(object(), None)  # type: ignore[arg-type]
+
+
+def test_seeds_of_another_expansion_are_not_stored_as_heedu_seeds(toy):
+    """SEAL's 64-byte BLAKE2 seeds would be expanded with SHAKE-256 on reading: such objects are stored in full."""
+    from heedu.seal.samplers import BlakeExpansion
+
+    ctx, keygen, _ = toy
+    blake = heedu.KeyGenerator(ctx, secret_key=keygen.secret_key(), seed_expansion=BlakeExpansion())
+    encryptor = heedu.Encryptor(ctx, secret_key=keygen.secret_key(), seed_expansion=BlakeExpansion())
+    ciphertext = encryptor.encrypt_symmetric(heedu.CKKSEncoder(ctx).encode([1.0]))
+    assert len(ciphertext.seed) == 64
+    for original in (blake.public_key(), blake.relin_keys(), blake.galois_keys(steps=[1]), ciphertext):
+        blob = dumps(original, ctx)
+        assert struct.unpack_from("<H", blob, 6)[0] == 0  # not flagged as seeded
+        np.testing.assert_array_equal(_data(loads(blob, ctx)), _data(original))
