@@ -272,6 +272,25 @@ def test_kswitch_keys_read_at_an_offset(toy_context, keys):
         assert_same_ct(got, want)
 
 
+def test_kswitch_keys_keep_only_the_components_asked_for(toy_context, keys):
+    """The components beyond ``keep_components`` are read and checked but neither expanded nor returned."""
+    blob = write_kswitch_keys(toy_context.key_parms_id, keys["slots"], 1)
+    slots, end = read_kswitch_keys(blob, 0, toy_context, max_slots=8, keep_components=1)
+    assert end == len(blob) and sorted(slots) == [1, 3]
+    for index in (1, 3):
+        assert len(slots[index]) == 1
+        assert_same_ct(slots[index][0], keys["slots"][index][0])
+    # An unreduced coefficient in a component that is not kept is still refused.
+    last = keys["slots"][3][-1]
+    corrupt = last.data.copy()
+    corrupt[0, 0, 0] = np.uint64(2**64 - 1)
+    tampered = list(keys["slots"])  # slots by index, empty ones included
+    tampered[3] = [*keys["slots"][3][:-1], type(last)(last.parms_id, corrupt, last.scale, last.seed)]
+    bad = write_kswitch_keys(toy_context.key_parms_id, tampered, 1)
+    with pytest.raises(heedu.SerializationError):
+        read_kswitch_keys(bad, 0, toy_context, max_slots=8, keep_components=1)
+
+
 def test_empty_kswitch_keys(toy_context):
     blob = wrap(toy_context.key_parms_id + struct.pack("<QQQ", 2, 0, 0))
     assert read_kswitch_keys(blob, 0, toy_context, max_slots=2) == ({}, len(blob))

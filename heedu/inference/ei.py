@@ -286,12 +286,15 @@ class EIServer:
 
     def _parse_public_keys(self, blob: bytes) -> tuple[GaloisKeys, RelinKeys]:
         ctx = self.context
-        galois_slots, offset = read_kswitch_keys(blob, 0, ctx, max_slots=ctx.n)
+        # The ladder runs after the rescale, at level L - 1: its keys' last component is never used,
+        # so it is checked but its seed is not expanded (a third of the cost of reading the keys).
+        top = ctx.max_level
+        galois_slots, offset = read_kswitch_keys(blob, 0, ctx, max_slots=ctx.n, keep_components=top)
         relin_slots, end = read_kswitch_keys(blob, offset, ctx, max_slots=8)
         if end != len(blob):
             raise SerializationError(f"{len(blob) - end} unexpected bytes after the RelinKeys in the key blob")
         keys = {
-            2 * index + 1: KSwitchKey(np.stack([c.data for c in components]))
+            2 * index + 1: KSwitchKey(np.stack([c.data for c in components])).trimmed(top - 1)
             for index, components in galois_slots.items()
         }
         if 0 not in relin_slots:

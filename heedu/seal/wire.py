@@ -190,11 +190,14 @@ def parse_ciphertext_members(
     sampler: SamplerVersion = "3.5.0",
     what: str = "ciphertext",
     exact: bool = True,
+    expand: bool = True,
 ) -> tuple[SealCiphertext, int]:
     """Parse ciphertext members; returns the ciphertext and how many bytes were used.
 
     ``allowed_moduli`` maps each acceptable parms_id to its primes (data
-    levels for ciphertexts, the key level for key components).
+    levels for ciphertexts, the key level for key components). With ``expand=False`` a seeded
+    ciphertext keeps its seed unexpanded (``data`` then holds :math:`c_0` only): everything is
+    checked but the expensive uniform polynomial is not drawn.
     """
     cursor = _Cursor(members, what)
     parms_id = cursor.take(32, "parms_id")
@@ -228,8 +231,9 @@ def parse_ciphertext_members(
     seed = None
     if seeded:
         seed = cursor.take(SEED_BYTES, "seed")
-        c1 = sample_uniform(WordStream(BlakePRNG(seed)), moduli, n, sampler)
-        words = np.stack([words[0], c1])
+        if expand:
+            c1 = sample_uniform(WordStream(BlakePRNG(seed)), moduli, n, sampler)
+            words = np.stack([words[0], c1])
     if exact and cursor.remaining():
         raise SerializationError(f"{cursor.remaining()} unexpected bytes after the {what}")
     return SealCiphertext(parms_id, words, float(scale), seed), cursor.offset
@@ -299,8 +303,14 @@ def read_kswitch_keys(
     max_slots: int,
     sampler: SamplerVersion = "3.5.0",
     max_bytes: int = MAX_KEY_BYTES,
+    keep_components: int | None = None,
 ) -> tuple[dict[int, list[SealCiphertext]], int]:
-    """Parse a KSwitchKeys object at ``offset``: ``{index: components}`` of the non-empty slots, and the end offset."""
+    """Parse a KSwitchKeys object at ``offset``: ``{index: components}`` of the non-empty slots, and the end offset.
+
+    ``keep_components`` returns only each key's first components (those a key switch at levels
+    below ``keep_components`` uses); the others are still read and checked, but their seeds are
+    not expanded, which is most of the cost of reading a key.
+    """
     _, members, end = read_object(data, offset, max_bytes=max_bytes)
     cursor = _Cursor(members, "key-switching keys")
     parms_id = cursor.take(32, "parms_id")
@@ -323,12 +333,15 @@ def read_kswitch_keys(
         for j in range(dim2):
             component_header, component, after = read_object(members, cursor.offset, max_bytes=len(members))
             cursor.offset = after
+            keep = keep_components is None or j < keep_components
             ct, _ = parse_ciphertext_members(
-                component, component_header, context, key_level, sampler, what=f"key component {index}.{j}"
+                component, component_header, context, key_level, sampler, what=f"key component {index}.{j}",
+                expand=keep,
             )
-            if ct.data.shape[0] != 2:
+            if ct.data.shape[0] != (2 if keep or ct.seed is None else 1):
                 raise SerializationError(f"key component {index}.{j} has {ct.data.shape[0]} polynomials, expected 2")
-            components.append(ct)
+            if keep:
+                components.append(ct)
         if components:
             slots[index] = components
     if cursor.remaining():
