@@ -61,12 +61,14 @@ from ..seal.wire import (
     write_ciphertext,
     write_kswitch_keys,
 )
+from .cache import ByteBoundedCache
 
 EI_SEED_BYTES = 64
 ROTATION_LADDER = tuple(1 << k for k in range(12))  # +1, +2, ..., +2048: sums 4096 slots into every slot
 MAX_REQUEST_CIPHERTEXTS = 256
 MAX_CIPHERTEXT_B64_CHARS = 4 * 1024 * 1024
-KEY_CACHE_ENTRIES = 2
+#: Parsed key blobs kept for returning clients (about 10 MB each).
+KEY_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class EIProtocolError(HeeduError, ValueError):
@@ -253,8 +255,8 @@ class EIServer:
         self._encoder = CKKSEncoder(self.context)
         self._evaluator = Evaluator(self.context)
         self._weight_plaintexts: dict[tuple[int, int, int], Plaintext] = {}
-        # Parsed public keys of the most recent clients, by BLAKE2b of the blob (bounded: keys are ~20 MB parsed).
-        self._key_cache: dict[bytes, tuple[GaloisKeys, RelinKeys]] = {}
+        # Parsed public keys of the most recent clients, by BLAKE2b of the blob, bounded by their bytes.
+        self._key_cache: ByteBoundedCache[bytes, tuple[GaloisKeys, RelinKeys]] = ByteBoundedCache(KEY_CACHE_BYTES)
 
     def __repr__(self) -> str:
         return f"EIServer(classes={self.weights.shape[0]}, features={self.weights.shape[1]})"
@@ -269,19 +271,17 @@ class EIServer:
         Raises :class:`EIProtocolError` (not bytes, rotation keys missing) or
         :class:`~heedu.errors.SerializationError` (malformed SEAL data).
 
-        The last :data:`KEY_CACHE_ENTRIES` parsed blobs are kept, keyed by their hash,
-        so a client that calls again does not pay for parsing (and seed expansion) twice.
+        Parsed blobs are kept, keyed by their hash, up to :data:`KEY_CACHE_BYTES`, so a client
+        that calls again does not pay for parsing (and seed expansion) twice.
         """
         if not isinstance(blob, (bytes, bytearray, memoryview)):
             raise EIProtocolError(f"public keys must be bytes, got {type(blob).__name__}")
         blob = bytes(blob)
         digest = hashlib.blake2b(blob, digest_size=32).digest()
-        if digest in self._key_cache:
-            return self._key_cache[digest]
-        keys = self._parse_public_keys(blob)
-        while len(self._key_cache) >= KEY_CACHE_ENTRIES:
-            self._key_cache.pop(next(iter(self._key_cache)))
-        self._key_cache[digest] = keys
+        keys = self._key_cache.get(digest)
+        if keys is None:
+            keys = self._parse_public_keys(blob)
+            self._key_cache.put(digest, keys)
         return keys
 
     def _parse_public_keys(self, blob: bytes) -> tuple[GaloisKeys, RelinKeys]:

@@ -65,6 +65,7 @@ from ..params import CKKSContext, CKKSParameters, parameters_from_peer
 from ..plaintext import Plaintext
 from ..sampling import RandomSource, SeededRandomSource
 from ..serialization import dumps, loads
+from .cache import ByteBoundedCache
 from .model import LinearModel
 from .packing import PackingPlan
 
@@ -77,7 +78,8 @@ FLAG_SINGLE_INPUT = 1
 MAX_INPUTS = 100_000
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 MAX_PLAN_CHARS = 64 * 1024
-KEY_CACHE_ENTRIES = 4
+#: Parsed key bundles kept for returning clients (about 6 MB each at the tutorial's parameters).
+KEY_CACHE_BYTES = 64 * 1024 * 1024
 #: Scores must stay below this fraction of what the answer's modulus can hold (headroom for noise).
 SCORE_HEADROOM = 1 / 8
 
@@ -347,7 +349,9 @@ class EncryptedLinearModel:
             plain.shoup(self.context.ring(top).q)  # precompute once: every query multiplies by these
         self._bias = encoder.encode(packing.bias_slots(model.bias), scale=_answer_scale(self.context), level=top - 1)
         self._zero = Plaintext(np.zeros((1, self.context.n), dtype=np.uint64), 0, _answer_scale(self.context))
-        self._key_cache: dict[bytes, tuple[PublicKey, GaloisKeys, bytes]] = {}
+        self._key_cache: ByteBoundedCache[bytes, tuple[PublicKey, GaloisKeys, bytes]] = ByteBoundedCache(
+            KEY_CACHE_BYTES
+        )
         # Tests switch this off to show what re-randomization protects; a real server never does.
         self._rerandomize = True
 
@@ -377,8 +381,9 @@ class EncryptedLinearModel:
             raise ProtocolError(f"keys must be bytes, got {type(keys).__name__}")
         keys = bytes(keys)
         digest = hashlib.blake2b(keys, digest_size=32).digest()
-        if digest in self._key_cache:
-            return self._key_cache[digest]
+        cached = self._key_cache.get(digest)
+        if cached is not None:
+            return cached
         if len(keys) < _KEYS_HEADER.size:
             raise ProtocolError(f"a key bundle is at least {_KEYS_HEADER.size} bytes; got {len(keys)}")
         magic, version, flags, _, fingerprint = _KEYS_HEADER.unpack_from(keys)
@@ -401,10 +406,9 @@ class EncryptedLinearModel:
             galois.key_for(galois.galois_elt_of(step), f"a rotation by {step} step(s)")
             if galois.keys[galois.galois_elt_of(step)].level < level:
                 raise ProtocolError(f"the key for rotation {step} is trimmed below level {level}, where it is needed")
-        while len(self._key_cache) >= KEY_CACHE_ENTRIES:
-            self._key_cache.pop(next(iter(self._key_cache)))
-        self._key_cache[digest] = (public_key, galois, key_id_of(public_blob))
-        return self._key_cache[digest]
+        parsed = (public_key, galois, key_id_of(public_blob))
+        self._key_cache.put(digest, parsed)
+        return parsed
 
     def _answer_group(self, group: list[Ciphertext], keys: GaloisKeys, public_key: PublicKey) -> Ciphertext:
         ev, packing = self._evaluator, self.plan.packing
