@@ -57,20 +57,39 @@ Requires the ``azure`` extra (``pip install "heedu[azure]"``); this module impor
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import numbers
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from heedu import __version__ as HEEDU_VERSION
-from heedu.errors import HeeduError
+from .deploy_common import (
+    BACKENDS,
+    DEFAULT_HEEDU_REQUIREMENT,
+    DEFAULT_PYTHON_VERSION,
+    SEAL_PACKAGE,
+    AzureConfigurationError,
+    AzureSDKNotInstalledError,
+    DeploymentArgumentError,
+    DeploymentError,
+    check_asset_name,
+    check_backend,
+    check_count,
+    check_environment_variables,
+    check_flag,
+    check_number,
+    check_python_version,
+    check_service_name,
+    check_tags,
+    find_workspace_config,
+    first_line,
+    pip_requirements,
+    read_workspace_config,
+    wrap_error,
+)
 
 __all__ = [
     "BACKENDS",
@@ -94,73 +113,12 @@ __all__ = [
     "register_model",
 ]
 
-BACKENDS = ("heedu", "seal")
-"""Values of ``HEEDU_BACKEND``: heedu's own server, or the tutorial's SEAL-based ``encrypted-inference``."""
-
-SEAL_PACKAGE = "encrypted-inference==0.9"
-"""The tutorial's SEAL-backed package (a preview, pinned as the tutorial pins it)."""
-
-DEFAULT_HEEDU_REQUIREMENT = f"heedu=={HEEDU_VERSION}"
-"""The heedu the container installs unless told otherwise: the same version as the one deploying."""
-
-# What score.py needs besides heedu: NumPy (heedu's only dependency), scikit-learn (joblib, to
-# unpickle the tutorial's LogisticRegression), azure-storage-blob (to download the public keys)
-# and Azure ML's inference server (the HTTP front that calls init() and run()).
-BASE_PIP_PACKAGES = (
-    "numpy>=1.24",
-    "scikit-learn>=1.3",
-    "azure-storage-blob>=12.10",
-    "azureml-inference-server-http>=1.4,<2",
-)
-
-DEFAULT_PYTHON_VERSION = "3.11"
 CONDA_CHANNELS = ("conda-forge",)
 DEFAULT_DESCRIPTION = "Encrypted Predict MNIST with sklearn + heedu (CKKS)"
 
 # Azure Container Instances: a container group gets at most 4 cores and 16 GB in most regions.
 ACI_MAX_CPU_CORES = 4.0
 ACI_MAX_MEMORY_GB = 16.0
-
-_CONFIG_DIRS = (".azureml", "aml_config", None)  # searched in this order, as azureml-core does
-_CONFIG_FILES = ("config.json", "project.json")
-_CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
-_SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PYTHON_VERSION = re.compile(r"3\.(\d+)(\.\d+)?")
-
-
-# --------------------------------------------------------------------------------------------- errors
-
-
-class AzureConfigurationError(HeeduError, RuntimeError):
-    """Azure ML cannot be used as configured: no workspace config, an unreadable one, or no access.
-
-    ``azure_error`` holds the Azure SDK's own exception when there was one, for debugging; the
-    message already says what went wrong and what to do.
-    """
-
-    azure_error: BaseException | None = None
-
-
-class DeploymentArgumentError(AzureConfigurationError, ValueError):
-    """An argument of a configuration builder is out of range or malformed."""
-
-
-class AzureSDKNotInstalledError(AzureConfigurationError, ImportError):
-    """The Azure ML SDK this function needs is not installed."""
-
-
-class DeploymentError(HeeduError, RuntimeError):
-    """Azure accepted the request, but registering, deploying or deleting failed in the cloud."""
-
-    azure_error: BaseException | None = None
-
-
-def _wrap(error_class: type, message: str, cause: BaseException) -> HeeduError:
-    error = error_class(message)
-    error.azure_error = cause
-    return error
 
 
 @contextmanager
@@ -173,11 +131,6 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         log.setLevel(level)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "message", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _import_azureml() -> SimpleNamespace:
@@ -207,147 +160,7 @@ def _import_azureml() -> SimpleNamespace:
     )
 
 
-# ----------------------------------------------------------------------------------------- validation
-
-
-def _number(name: str, value: object, low: float, high: float, *, unit: str = "") -> float:
-    """A finite real in (low, high]; booleans and NaN are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise DeploymentArgumentError(f"{name} must be a finite number, got {value!r}")
-    if not low < value <= high:
-        bound = f"> {low:g}" if math.isinf(high) else f"> {low:g} and <= {high:g}{unit}"
-        raise DeploymentArgumentError(f"{name} must be {bound}, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: object, low: int, high: int | None = None) -> int:
-    """An integer in [low, high]; booleans and floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DeploymentArgumentError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise DeploymentArgumentError(f"{name} must be {bound}, got {value}")
-    return int(value)
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise DeploymentArgumentError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _tags(tags: Mapping[str, str] | None, default: Mapping[str, str]) -> dict[str, str]:
-    if tags is None:
-        return dict(default)
-    if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        raise DeploymentArgumentError(f"tags must be a mapping of str to str, got {tags!r}")
-    return dict(tags)
-
-
-def _backend(backend: object) -> str:
-    if backend not in BACKENDS:
-        raise DeploymentArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    return str(backend)
-
-
-def _service_name(name: object) -> str:
-    if not isinstance(name, str) or not 3 <= len(name) <= 32 or not _SERVICE_NAME.fullmatch(name):
-        raise DeploymentArgumentError(
-            f"service name {name!r} is invalid: use 3 to 32 lowercase letters, digits or dashes, "
-            "starting with a letter and ending with a letter or digit (e.g. 'heedu-encrypted-mnist')"
-        )
-    return name
-
-
-def _asset_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not 1 <= len(name) <= 255 or not _ASSET_NAME.fullmatch(name):
-        raise DeploymentArgumentError(
-            f"{kind} name {name!r} is invalid: use up to 255 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def _python_version(version: object) -> str:
-    match = _PYTHON_VERSION.fullmatch(version) if isinstance(version, str) else None
-    if match is None or int(match.group(1)) < 10:
-        raise DeploymentArgumentError(f"python_version must be '3.10' or later (heedu's minimum), got {version!r}")
-    return str(version)
-
-
-def _one_requirement(text: str) -> bool:
-    """One requirement line: no pip options (``-...``) and no line breaks that would smuggle some in."""
-    return not text.startswith("-") and " -" not in text and not any(c in text for c in "\r\n\t\x00")
-
-
-def _heedu_requirement(requirement: object) -> str:
-    """A PEP 508 requirement naming heedu, or the URL or path of a heedu wheel; nothing pip would read as options."""
-    if not isinstance(requirement, str) or not requirement.strip() or requirement != requirement.strip():
-        raise DeploymentArgumentError(f"heedu_requirement must be a non-empty string, got {requirement!r}")
-    if not _one_requirement(requirement):
-        raise DeploymentArgumentError(
-            f"heedu_requirement {requirement!r} must be one requirement (e.g. 'heedu==0.1.0', "
-            "'heedu @ https://.../heedu-0.1.0-py3-none-any.whl' or a wheel URL), not pip options"
-        )
-    base = requirement.rsplit("/", 1)[-1].split("?", 1)[0]
-    if base.endswith(".whl"):
-        if not base.startswith("heedu-"):
-            raise DeploymentArgumentError(f"heedu_requirement {requirement!r} is a wheel, but not a heedu wheel")
-        return requirement
-    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-    if name is None or re.sub(r"[-_.]+", "-", name.group(0)).lower() != "heedu":
-        raise DeploymentArgumentError(
-            f"heedu_requirement {requirement!r} does not name heedu: write e.g. 'heedu=={HEEDU_VERSION}', "
-            "'heedu @ <wheel URL>' or the URL of a heedu-*.whl"
-        )
-    return requirement
-
-
-def _environment_variables(variables: Mapping[str, str] | None) -> dict[str, str]:
-    if variables is None:
-        return {}
-    if not isinstance(variables, Mapping):
-        raise DeploymentArgumentError(f"environment_variables must be a mapping of str to str, got {variables!r}")
-    checked = {}
-    for key, value in variables.items():
-        if not isinstance(key, str) or not _ENV_VAR_NAME.fullmatch(key) or not isinstance(value, str):
-            raise DeploymentArgumentError(f"environment variable {key!r}={value!r} must be a valid name and a str")
-        if key == "HEEDU_BACKEND":
-            raise DeploymentArgumentError("set HEEDU_BACKEND with the backend argument, not environment_variables")
-        if re.search(r"AccountKey=|SharedAccessSignature=|[?&]sig=", value):
-            raise DeploymentArgumentError(
-                f"environment variable {key} holds a storage secret; environment definitions are stored and "
-                "shown in plain text in the workspace. Give the service a managed identity or a Key Vault "
-                "reference instead"
-            )
-        checked[key] = value
-    return checked
-
-
 # -------------------------------------------------------------------------------------- environment
-
-
-def pip_requirements(
-    heedu_requirement: str = DEFAULT_HEEDU_REQUIREMENT,
-    backend: str = "heedu",
-    extra_pip_packages: Iterable[str] = (),
-) -> list[str]:
-    """The pip packages the scoring container installs, validated; shared by the v1 and v2 deployments.
-
-    heedu (``heedu_requirement``), NumPy, scikit-learn, azure-storage-blob and Azure ML's inference
-    server; for ``backend="seal"`` also the tutorial's ``encrypted-inference==0.9``, which
-    ``score.py`` then serves through.
-    """
-    packages = [_heedu_requirement(heedu_requirement), *BASE_PIP_PACKAGES]
-    if _backend(backend) == "seal":
-        packages.append(SEAL_PACKAGE)
-    if isinstance(extra_pip_packages, str):
-        raise DeploymentArgumentError("extra_pip_packages must be a list of requirements, not one string")
-    for package in extra_pip_packages:
-        if not isinstance(package, str) or not package.strip() or not _one_requirement(package.strip()):
-            raise DeploymentArgumentError(f"extra pip package {package!r} must be one requirement, not pip options")
-        packages.append(package.strip())
-    return packages
 
 
 def make_environment(
@@ -378,18 +191,18 @@ def make_environment(
     to :func:`make_inference_config`.
     """
     core = _import_azureml()
-    name = _asset_name("environment", name)
+    name = check_asset_name("environment", name)
     if name.lower().startswith(("microsoft", "azureml")):
         raise DeploymentArgumentError(
             f"environment name {name!r} is reserved: names starting with 'Microsoft' or 'AzureML' "
             "belong to Azure ML's curated environments"
         )
-    backend = _backend(backend)
+    backend = check_backend(backend)
     packages = pip_requirements(heedu_requirement, backend, extra_pip_packages)
-    variables = {"HEEDU_BACKEND": backend, **_environment_variables(environment_variables)}
+    variables = {"HEEDU_BACKEND": backend, **check_environment_variables(environment_variables)}
 
     conda = core.CondaDependencies.create(
-        pip_packages=packages, python_version=_python_version(python_version), pin_sdk_version=False
+        pip_packages=packages, python_version=check_python_version(python_version), pin_sdk_version=False
     )
     # azureml-core 1.61 adds '--find-links https://pypi.python.org/simple/index.html' and an extra index
     # (it compares its index URL with and without 'index.html'): PyPI is pip's default anyway.
@@ -455,7 +268,9 @@ def make_inference_config(
                 entry_script=entry_script, source_directory=str(directory), environment=environment
             )
         except core.WebserviceException as exc:  # pragma: no cover - our checks above come first
-            raise _wrap(DeploymentArgumentError, f"invalid inference configuration: {_first_line(exc)}", exc) from None
+            raise wrap_error(
+                DeploymentArgumentError, f"invalid inference configuration: {first_line(exc)}", exc
+            ) from None
 
 
 # ----------------------------------------------------------------------------------------- compute
@@ -485,13 +300,13 @@ def make_aci_config(
     """
     core = _import_azureml()
     config = core.AciWebservice.deploy_configuration(
-        cpu_cores=_number("cpu_cores", cpu_cores, 0, ACI_MAX_CPU_CORES, unit=" (ACI's limit)"),
-        memory_gb=_number("memory_gb", memory_gb, 0, ACI_MAX_MEMORY_GB, unit=" GB (ACI's limit)"),
-        auth_enabled=_flag("auth_enabled", auth_enabled),
-        tags=_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
+        cpu_cores=check_number("cpu_cores", cpu_cores, 0, ACI_MAX_CPU_CORES, unit=" (ACI's limit)"),
+        memory_gb=check_number("memory_gb", memory_gb, 0, ACI_MAX_MEMORY_GB, unit=" GB (ACI's limit)"),
+        auth_enabled=check_flag("auth_enabled", auth_enabled),
+        tags=check_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
         description=description,
         location=location,
-        enable_app_insights=_flag("enable_app_insights", enable_app_insights),
+        enable_app_insights=check_flag("enable_app_insights", enable_app_insights),
         dns_name_label=dns_name_label,
     )
     _validate(core, config)
@@ -525,34 +340,38 @@ def make_aks_config(
     in :func:`deploy`.
     """
     core = _import_azureml()
-    autoscale_enabled = _flag("autoscale_enabled", autoscale_enabled)
+    autoscale_enabled = check_flag("autoscale_enabled", autoscale_enabled)
     settings: dict[str, Any] = {"autoscale_enabled": autoscale_enabled}
     if autoscale_enabled:
         if num_replicas is not None:
             raise DeploymentArgumentError("num_replicas fixes the replica count: leave it None when autoscaling")
-        low = _count("autoscale_min_replicas", autoscale_min_replicas, 1)
-        high = _count("autoscale_max_replicas", autoscale_max_replicas, 1)
+        low = check_count("autoscale_min_replicas", autoscale_min_replicas, 1)
+        high = check_count("autoscale_max_replicas", autoscale_max_replicas, 1)
         if high < low:
             raise DeploymentArgumentError(f"autoscale_max_replicas ({high}) must be >= autoscale_min_replicas ({low})")
         settings.update(
             autoscale_min_replicas=low,
             autoscale_max_replicas=high,
-            autoscale_target_utilization=_count("autoscale_target_utilization", autoscale_target_utilization, 1, 100),
-            autoscale_refresh_seconds=_count("autoscale_refresh_seconds", autoscale_refresh_seconds, 1),
+            autoscale_target_utilization=check_count(
+                "autoscale_target_utilization", autoscale_target_utilization, 1, 100
+            ),
+            autoscale_refresh_seconds=check_count("autoscale_refresh_seconds", autoscale_refresh_seconds, 1),
         )
     else:
         if num_replicas is None:
             raise DeploymentArgumentError("without autoscaling, set num_replicas (the fixed number of containers)")
-        settings["num_replicas"] = _count("num_replicas", num_replicas, 1)
+        settings["num_replicas"] = check_count("num_replicas", num_replicas, 1)
 
     config = core.AksWebservice.deploy_configuration(
         **settings,
-        cpu_cores=_number("cpu_cores", cpu_cores, 0, math.inf),
-        memory_gb=_number("memory_gb", memory_gb, 0, math.inf, unit=" GB"),
-        auth_enabled=_flag("auth_enabled", auth_enabled),
-        scoring_timeout_ms=_count("scoring_timeout_ms", scoring_timeout_ms, 1),
-        replica_max_concurrent_requests=_count("replica_max_concurrent_requests", replica_max_concurrent_requests, 1),
-        tags=_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
+        cpu_cores=check_number("cpu_cores", cpu_cores, 0, math.inf),
+        memory_gb=check_number("memory_gb", memory_gb, 0, math.inf, unit=" GB"),
+        auth_enabled=check_flag("auth_enabled", auth_enabled),
+        scoring_timeout_ms=check_count("scoring_timeout_ms", scoring_timeout_ms, 1),
+        replica_max_concurrent_requests=check_count(
+            "replica_max_concurrent_requests", replica_max_concurrent_requests, 1
+        ),
+        tags=check_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
         description=description,
         compute_target_name=compute_target_name,
     )
@@ -565,85 +384,10 @@ def _validate(core: SimpleNamespace, config: Any) -> None:
     try:
         config.validate_configuration()
     except core.WebserviceException as exc:  # pragma: no cover - our checks above come first
-        raise _wrap(DeploymentArgumentError, f"invalid deployment configuration: {_first_line(exc)}", exc) from None
+        raise wrap_error(DeploymentArgumentError, f"invalid deployment configuration: {first_line(exc)}", exc) from None
 
 
 # ------------------------------------------------------------------------------------- workspace
-
-
-def find_workspace_config(path: str | os.PathLike[str] | None = None) -> Path | None:
-    """The workspace config file ``Workspace.from_config`` would read, or None; offline.
-
-    ``path`` may name the file itself, or a directory to search from (default: the current one).
-    As azureml-core does, it looks for ``.azureml/config.json``, ``aml_config/config.json`` and
-    ``config.json`` (then the legacy ``project.json``) in that directory and each of its parents.
-    """
-    start = Path(path if path is not None else ".").expanduser()
-    if start.is_file():
-        return start
-    if not start.is_dir():
-        return None
-    folders = [start.resolve(), *start.resolve().parents]
-    for subdirectory in _CONFIG_DIRS:
-        for file_name in _CONFIG_FILES:
-            for folder in folders:
-                candidate = folder / subdirectory / file_name if subdirectory else folder / file_name
-                if candidate.is_file():
-                    return candidate
-    return None
-
-
-_HOW_TO_CONFIGURE = (
-    "Create it once: in Azure ML studio (https://ml.azure.com) open your workspace, click its name at the "
-    "top right and choose 'Download config file', then save it as config.json in your project directory "
-    "(or .azureml/config.json), or pass its path as config_path. It is a small JSON file:\n"
-    '    {"subscription_id": "<subscription id>", "resource_group": "<resource group>", '
-    '"workspace_name": "<workspace name>"}\n'
-    "With the SDK you can also write it: Workspace.get(name, subscription_id=..., resource_group=...).write_config()"
-)
-
-
-def read_workspace_config(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """Find and read the workspace config offline: ``subscription_id``, ``resource_group``, ``workspace_name``
-    (and ``path``, the file read).
-
-    Raises :class:`AzureConfigurationError` saying how to create the file when there is none, and
-    what is wrong with it when it is unreadable or incomplete. Also reads the ``Scope`` form
-    (``/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<name>``).
-    """
-    found = find_workspace_config(path)
-    if found is None:
-        where = Path(path if path is not None else ".").expanduser().resolve()
-        if not where.is_dir():
-            raise AzureConfigurationError(
-                f"No Azure ML workspace configuration found: {where} does not exist.\n{_HOW_TO_CONFIGURE}"
-            )
-        raise AzureConfigurationError(
-            f"No Azure ML workspace configuration found: looked for config.json (also .azureml/config.json and "
-            f"aml_config/config.json) in {where} and its parent directories.\n{_HOW_TO_CONFIGURE}"
-        )
-    try:
-        content = json.loads(found.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AzureConfigurationError(
-            f"The workspace configuration {found} is not readable JSON ({exc}).\n{_HOW_TO_CONFIGURE}"
-        ) from None
-    if not isinstance(content, dict):
-        raise AzureConfigurationError(
-            f"The workspace configuration {found} must be a JSON object.\n{_HOW_TO_CONFIGURE}"
-        )
-    scope = content.get("Scope")
-    if isinstance(scope, str) and scope:
-        pieces = scope.strip("/").split("/")
-        if len(pieces) != 8 or pieces[0].lower() != "subscriptions" or pieces[2].lower() != "resourcegroups":
-            raise AzureConfigurationError(f"The 'Scope' in {found} is not a workspace resource id: {scope!r}")
-        content = {"subscription_id": pieces[1], "resource_group": pieces[3], "workspace_name": pieces[7]}
-    missing = [key for key in _CONFIG_KEYS if not isinstance(content.get(key), str) or not content[key].strip()]
-    if missing:
-        raise AzureConfigurationError(
-            f"The workspace configuration {found} lacks {', '.join(missing)}.\n{_HOW_TO_CONFIGURE}"
-        )
-    return {key: content[key].strip() for key in _CONFIG_KEYS} | {"path": str(found)}
 
 
 def load_workspace(config_path: str | os.PathLike[str] | None = None, auth: Any = None) -> Any:
@@ -661,11 +405,11 @@ def load_workspace(config_path: str | os.PathLike[str] | None = None, auth: Any 
     try:
         return core.Workspace.from_config(path=config["path"], auth=auth)
     except Exception as exc:  # the SDK raises many unrelated types here; all mean "cannot reach the workspace"
-        raise _wrap(
+        raise wrap_error(
             AzureConfigurationError,
             f"Could not open Azure ML workspace {config['workspace_name']!r} (resource group "
             f"{config['resource_group']!r}, subscription {config['subscription_id']!r}) described in "
-            f"{config['path']}: {_first_line(exc)}\nCheck that you are signed in (az login), that the workspace "
+            f"{config['path']}: {first_line(exc)}\nCheck that you are signed in (az login), that the workspace "
             "exists, and that your account has access to it.",
             exc,
         ) from None
@@ -685,29 +429,29 @@ def register_model(
     core = _import_azureml()
     if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
         raise DeploymentArgumentError(f"model path {path!r} does not exist")
-    name = _asset_name("model", name)
+    name = check_asset_name("model", name)
     try:
         return core.Model.register(
             workspace=ws,
             model_path=str(path),
             model_name=name,
-            tags=_tags(tags, {"encryption": "heedu-ckks"}),
+            tags=check_tags(tags, {"encryption": "heedu-ckks"}),
             description=description,
         )
     except core.AzureMLException as exc:
-        raise _wrap(DeploymentError, f"registering model {name!r} failed: {_first_line(exc)}", exc) from exc
+        raise wrap_error(DeploymentError, f"registering model {name!r} failed: {first_line(exc)}", exc) from exc
 
 
 def get_model(ws: Any, name: str, version: int | None = None) -> Any:
     """A model already registered in the workspace: the tutorial's ``Model(ws, 'sklearn_mnist')`` (latest version)."""
     core = _import_azureml()
-    name = _asset_name("model", name)
+    name = check_asset_name("model", name)
     if version is not None:
-        version = _count("version", version, 1)
+        version = check_count("version", version, 1)
     try:
         return core.Model(ws, name=name, version=version)
     except core.AzureMLException as exc:
-        raise _wrap(DeploymentError, f"model {name!r} not found in the workspace: {_first_line(exc)}", exc) from exc
+        raise wrap_error(DeploymentError, f"model {name!r} not found in the workspace: {first_line(exc)}", exc) from exc
 
 
 # ------------------------------------------------------------------------------------------ deploy
@@ -738,13 +482,13 @@ def deploy(
     :class:`DeploymentError` carries the SDK's message and, when available, the container's log tail.
     """
     core = _import_azureml()
-    name = _service_name(name)
+    name = check_service_name(name)
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     if not models:
         raise DeploymentArgumentError("deploy needs at least one model")
-    overwrite = _flag("overwrite", overwrite)
+    overwrite = check_flag("overwrite", overwrite)
     if timeout_sec is not None:
-        _number("timeout_sec", timeout_sec, 0, math.inf, unit=" s")
+        check_number("timeout_sec", timeout_sec, 0, math.inf, unit=" s")
     try:
         service = core.Model.deploy(
             workspace=ws,
@@ -756,7 +500,9 @@ def deploy(
             overwrite=overwrite,
         )
     except core.AzureMLException as exc:
-        raise _wrap(DeploymentError, f"deploying service {name!r} failed to start: {_first_line(exc)}", exc) from exc
+        raise wrap_error(
+            DeploymentError, f"deploying service {name!r} failed to start: {first_line(exc)}", exc
+        ) from exc
     try:
         service.wait_for_deployment(show_output=show_output, timeout_sec=timeout_sec)
     except core.AzureMLException as exc:
@@ -765,9 +511,9 @@ def deploy(
             logs = "\nLast lines of the container log:\n" + "\n".join(str(service.get_logs()).splitlines()[-30:])
         except Exception:  # best effort: the container may never have started
             pass
-        raise _wrap(
+        raise wrap_error(
             DeploymentError,
-            f"service {name!r} did not become healthy: {_first_line(exc)}{logs}\n"
+            f"service {name!r} did not become healthy: {first_line(exc)}{logs}\n"
             "Try the same score.py locally first (azure_adapter.local_stack), then service.get_logs().",
             exc,
         ) from exc
@@ -785,4 +531,4 @@ def delete(service: Any) -> None:
         service.delete()
     except core.AzureMLException as exc:
         name = getattr(service, "name", "?")
-        raise _wrap(DeploymentError, f"deleting service {name!r} failed: {_first_line(exc)}", exc) from exc
+        raise wrap_error(DeploymentError, f"deleting service {name!r} failed: {first_line(exc)}", exc) from exc

@@ -19,7 +19,7 @@ An *endpoint* is the stable HTTPS address with its authentication; a *deployment
 VMs running ``score.py`` behind it (blue/green upgrades put two behind one endpoint and split the
 traffic). :func:`build` makes a consistent pair. Everything except :func:`get_ml_client`,
 :func:`deploy`, :func:`invoke` and :func:`delete` works offline and validates its arguments with
-:class:`~azure_adapter.deploy.DeploymentArgumentError`::
+:class:`~azure_adapter.deploy_common.DeploymentArgumentError`::
 
     from azure_adapter import deploy_v2 as d2
 
@@ -51,7 +51,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from azure_adapter.deploy import (
+from azure_adapter.deploy_common import (
     DEFAULT_HEEDU_REQUIREMENT,
     DEFAULT_PYTHON_VERSION,
     SEAL_PACKAGE,
@@ -59,16 +59,16 @@ from azure_adapter.deploy import (
     AzureSDKNotInstalledError,
     DeploymentArgumentError,
     DeploymentError,
-    _asset_name,
-    _backend,
-    _count,
-    _environment_variables,
-    _first_line,
-    _python_version,
-    _tags,
-    _wrap,
+    check_asset_name,
+    check_backend,
+    check_count,
+    check_environment_variables,
+    check_python_version,
+    check_tags,
+    first_line,
     pip_requirements,
     read_workspace_config,
+    wrap_error,
 )
 
 __all__ = [
@@ -153,13 +153,13 @@ def conda_dict(
     extra_pip_packages: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The conda environment of the scoring container, as a dict: Python and pip from conda-forge,
-    then :func:`azure_adapter.deploy.pip_requirements` (heedu, NumPy, scikit-learn,
+    then :func:`azure_adapter.deploy_common.pip_requirements` (heedu, NumPy, scikit-learn,
     azure-storage-blob, azureml-inference-server-http; ``encrypted-inference==0.9`` for ``"seal"``)."""
     packages = pip_requirements(heedu_requirement, backend, extra_pip_packages)
     return {
         "name": "heedu-encrypted-inference",
         "channels": ["conda-forge"],
-        "dependencies": [f"python={_python_version(python_version)}", "pip", {"pip": packages}],
+        "dependencies": [f"python={check_python_version(python_version)}", "pip", {"pip": packages}],
     }
 
 
@@ -211,7 +211,7 @@ def make_environment(
     :func:`make_deployment` sets them.
     """
     ml = _import_ml()
-    name = _asset_name("environment", name)
+    name = check_asset_name("environment", name)
     if name.lower().startswith(("microsoft", "azureml")):
         raise DeploymentArgumentError(f"environment name {name!r} is reserved for Azure ML's curated environments")
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
@@ -244,7 +244,11 @@ def make_model(
     if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
         raise DeploymentArgumentError(f"model path {path!r} does not exist")
     return ml.Model(
-        path=str(path), name=_asset_name("model", name), version=version, type=ml.CUSTOM_MODEL, description=description
+        path=str(path),
+        name=check_asset_name("model", name),
+        version=version,
+        type=ml.CUSTOM_MODEL,
+        description=description,
     )
 
 
@@ -284,7 +288,7 @@ def make_endpoint(
         name=_endpoint_name("endpoint", name),
         auth_mode=auth_mode,
         description=description,
-        tags=_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
+        tags=check_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
     )
 
 
@@ -311,7 +315,7 @@ def make_deployment(
     (at most 180 000 ms).
     """
     ml = _import_ml()
-    backend = _backend(backend)
+    backend = check_backend(backend)
     if not isinstance(instance_type, str) or not _INSTANCE_TYPE.fullmatch(instance_type):
         raise DeploymentArgumentError(
             f"instance_type must be an Azure VM size like 'Standard_DS3_v2', got {instance_type!r}"
@@ -338,11 +342,11 @@ def make_deployment(
         environment=environment,
         code_configuration=code_configuration,
         instance_type=instance_type,
-        instance_count=_count("instance_count", instance_count, 1),
-        environment_variables={"HEEDU_BACKEND": backend, **_environment_variables(environment_variables)},
+        instance_count=check_count("instance_count", instance_count, 1),
+        environment_variables={"HEEDU_BACKEND": backend, **check_environment_variables(environment_variables)},
         request_settings=ml.OnlineRequestSettings(
-            request_timeout_ms=_count("request_timeout_ms", request_timeout_ms, 1, MAX_REQUEST_TIMEOUT_MS),
-            max_concurrent_requests_per_instance=_count(
+            request_timeout_ms=check_count("request_timeout_ms", request_timeout_ms, 1, MAX_REQUEST_TIMEOUT_MS),
+            max_concurrent_requests_per_instance=check_count(
                 "max_concurrent_requests_per_instance", max_concurrent_requests_per_instance, 1
             ),
         ),
@@ -394,7 +398,7 @@ def build(
 def get_ml_client(config_path: str | os.PathLike[str] | None = None, credential: Any = None) -> Any:
     """An ``MLClient`` for the workspace in ``config.json`` (the same file v1 uses), offline until first used.
 
-    A missing or broken config file raises :class:`~azure_adapter.deploy.AzureConfigurationError`
+    A missing or broken config file raises :class:`~azure_adapter.deploy_common.AzureConfigurationError`
     explaining how to create it. ``credential`` defaults to ``DefaultAzureCredential()`` (environment,
     managed identity, Azure CLI login, ...).
     """
@@ -416,8 +420,8 @@ def get_ml_client(config_path: str | os.PathLike[str] | None = None, credential:
             workspace_name=config["workspace_name"],
         )
     except Exception as exc:  # the SDK validates the ids; report them with the file they came from
-        raise _wrap(
-            AzureConfigurationError, f"cannot use the workspace in {config['path']}: {_first_line(exc)}", exc
+        raise wrap_error(
+            AzureConfigurationError, f"cannot use the workspace in {config['path']}: {first_line(exc)}", exc
         ) from None
 
 
@@ -427,11 +431,11 @@ def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int =
     Returns the endpoint as Azure reports it: ``endpoint.scoring_uri`` is where clients POST.
     Building the image the first time takes several minutes. ``local=True`` runs the deployment in
     local Docker instead (needs Docker, costs nothing: debug ``score.py`` and the environment there first). On failure a
-    :class:`~azure_adapter.deploy.DeploymentError` carries the container log tail when there is one.
+    :class:`~azure_adapter.deploy_common.DeploymentError` carries the container log tail when there is one.
     """
     if not isinstance(spec, OnlineDeploymentSpec):
         raise DeploymentArgumentError("spec must be an OnlineDeploymentSpec from build()")
-    traffic_percent = _count("traffic_percent", traffic_percent, 0, 100)
+    traffic_percent = check_count("traffic_percent", traffic_percent, 0, 100)
     endpoint, deployment = spec.endpoint, spec.deployment
     step = "creating the endpoint"
     try:
@@ -452,8 +456,8 @@ def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int =
             logs = f"\nLast lines of the container log:\n{tail}"
         except Exception:  # best effort: the container may never have started
             pass
-        raise _wrap(
-            DeploymentError, f"deploying endpoint {endpoint.name!r} failed while {step}: {_first_line(exc)}{logs}", exc
+        raise wrap_error(
+            DeploymentError, f"deploying endpoint {endpoint.name!r} failed while {step}: {first_line(exc)}{logs}", exc
         ) from exc
 
 
@@ -496,4 +500,6 @@ def delete(ml_client: Any, endpoint_name: str, *, local: bool = False) -> None:
     try:
         ml_client.online_endpoints.begin_delete(name=endpoint_name, local=local).result()
     except Exception as exc:
-        raise _wrap(DeploymentError, f"deleting endpoint {endpoint_name!r} failed: {_first_line(exc)}", exc) from exc
+        raise wrap_error(
+            DeploymentError, f"deleting endpoint {endpoint_name!r} failed: {first_line(exc)}", exc
+        ) from exc

@@ -619,3 +619,16 @@ def test_v2_builders_reject_bad_arguments(source_dir: Path, tmp_path: Path) -> N
     for build, expected in cases:
         with pytest.raises(d.DeploymentArgumentError, match=expected):
             build()
+
+
+def test_the_v2_deployment_does_not_lean_on_the_deprecated_v1_module() -> None:
+    """SDK v1 is past its end of support: v2 shares only azure_adapter.deploy_common with it."""
+    import ast
+    from pathlib import Path
+
+    source = (Path(d2.__file__)).read_text(encoding="utf-8")
+    imported = {
+        node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "azure_adapter.deploy" not in imported and "deploy" not in imported
+    assert "azure_adapter.deploy_common" in imported
