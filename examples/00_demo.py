@@ -1,9 +1,8 @@
-"""heedu demo: a narrated end-to-end CKKS session at the Azure ML tutorial's parameters.
+"""00 session: a narrated end-to-end CKKS session at the Azure ML tutorial's parameters.
 
-Run it with `make demo`. Every step prints what happened, how long it took, how big
-the objects are, and how much noise and precision the ciphertext carries.
-(The encrypted MNIST classifier joins this demo when it lands; until then this
-session shows the engine it runs on.)
+Run it with `python examples/00_demo.py`. Every step prints what happened, how long it took, how
+big the objects are, and how much noise and precision the ciphertext carries: the engine under
+`make demo` (`heedu demo`, the encrypted classifier), one operation at a time.
 """
 
 from __future__ import annotations
