@@ -208,15 +208,6 @@ class CKKSParameters:
             "or pass allow_insecure=True for a toy ring (never for real data)."
         )
 
-    @property
-    def context_table_bytes(self) -> int:
-        """About how many bytes a :class:`CKKSContext` of these parameters allocates for its tables.
-
-        One NTT table set per prime and level (levels share nothing), plus the key level's.
-        """
-        data = len(self._primes) - 1
-        rows = data * (data + 1) // 2 + len(self._primes)
-        return _TABLE_BYTES_PER_ROW_ENTRY * self.poly_modulus_degree * rows
 
     @classmethod
     def tutorial(cls) -> "CKKSParameters":

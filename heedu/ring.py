@@ -84,10 +84,6 @@ class PolyRing:
     def k(self) -> int:
         return len(self.moduli)
 
-    def sub_ring(self, indices: Sequence[int]) -> "PolyRing":
-        """The ring over a subset of this ring's primes (cached by the context)."""
-        return PolyRing(self.n, [self.moduli[i] for i in indices])
-
     @cached_property
     def without_last(self) -> "PolyRing":
         """The ring over all primes but the last (where rescale and mod-down land)."""

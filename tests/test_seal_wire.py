@@ -918,3 +918,17 @@ def test_fuzz_read_kswitch_keys_raises_only_heedu_errors(toy_context, keys, data
         for ct in components:
             assert ct.parms_id == toy_context.key_parms_id and ct.data.shape == (2, 4, toy_context.n)
             assert (ct.data < np.array(toy_context.key_ring.moduli, dtype=np.uint64)[:, None]).all()
+
+
+@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+def test_plaintexts_round_trip_through_the_seal_35_writer(toy_context, compr):
+    """What heedu writes as a SEAL 3.5 Plaintext, it reads back: data, level and scale."""
+    from heedu.seal.wire import SealPlaintext, read_plaintext, write_plaintext
+
+    plain = heedu.CKKSEncoder(toy_context).encode([1.5, -2.0], level=1)
+    sealed = SealPlaintext(toy_context.parms_id(1), plain.data, plain.scale)
+    back = read_plaintext(write_plaintext(sealed, compr), toy_context)
+    assert back.parms_id == sealed.parms_id and back.scale == plain.scale
+    np.testing.assert_array_equal(back.data, plain.data)
+    with pytest.raises(heedu.SerializationError):
+        read_plaintext(write_plaintext(sealed, compr) + b"\0", toy_context)

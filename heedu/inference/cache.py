@@ -103,10 +103,3 @@ class ByteBoundedCache(Generic[K, V]):
             while self._size > self.max_bytes and len(self._entries) > 1:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._size -= evicted
-
-    def discard(self, key: K) -> None:
-        """Forget ``key`` if it is there."""
-        with self._lock:
-            entry = self._entries.pop(key, None)
-            if entry is not None:
-                self._size -= entry[1]
