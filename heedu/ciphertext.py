@@ -11,12 +11,11 @@ encryption makes it, the evaluator transforms it, serialization stores it, and
 
 Examples
 --------
->>> import numpy as np
->>> from heedu.params import CKKSContext, CKKSParameters
->>> ctx = CKKSContext(CKKSParameters(poly_modulus_degree=8, coeff_modulus_bits=[30, 30],
-...                                  scale=2.0**20, allow_insecure=True))
->>> check_ciphertext(ctx, Ciphertext(np.zeros((2, 1, 8), dtype=np.uint64), level=0, scale=2.0**20))
-Ciphertext(size=2, level=0, log2(scale)=20.00, seeded=False)
+On the toy ring of :class:`~heedu.evaluator.Evaluator`'s example (``ctx``, ``N = 16``):
+
+>>> zero = Ciphertext(np.zeros((2, 1, 16), dtype=np.uint64), level=0, scale=2.0**30)
+>>> check_ciphertext(ctx, zero)
+Ciphertext(size=2, level=0, log2(scale)=30.00, seeded=False)
 """
 
 from __future__ import annotations

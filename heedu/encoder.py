@@ -282,7 +282,7 @@ class CKKSEncoder:
         Raises
         ------
         TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
-            Not a valid plaintext of the context (:func:`~heedu.plaintext.check_plaintext`).
+            A plaintext :func:`~heedu.plaintext.check_plaintext` refuses (another context, corrupt data).
 
         Examples
         --------

@@ -66,9 +66,8 @@ class Encryptor:
 
     Examples
     --------
-    >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
-    ...     coeff_modulus_bits=[40, 30, 30, 40], scale=2.0**30, allow_insecure=True))
-    >>> keygen, encoder = heedu.KeyGenerator(ctx), heedu.CKKSEncoder(ctx)
+    On the toy ring of :class:`~heedu.evaluator.Evaluator`'s example (``ctx``, ``keygen``, ``encoder``):
+
     >>> encryptor = heedu.Encryptor(ctx, keygen.public_key(), keygen.secret_key())
     >>> decryptor = heedu.Decryptor(ctx, keygen.secret_key())
     >>> x = encryptor.encrypt(encoder.encode([0.25, -1.5]))
@@ -120,7 +119,7 @@ class Encryptor:
         MissingKeyError
             This encryptor has no public key.
         TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
-            Not a valid plaintext of the context (:func:`~heedu.plaintext.check_plaintext`).
+            ``plaintext`` fails :func:`~heedu.plaintext.check_plaintext` for this context.
 
         Examples
         --------
@@ -154,7 +153,7 @@ class Encryptor:
         MissingKeyError
             This encryptor has no secret key.
         TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
-            Not a valid plaintext of the context.
+            As :meth:`encrypt`.
 
         Examples
         --------
@@ -188,7 +187,7 @@ class Decryptor:
     Raises
     ------
     ContextMismatchError
-        ``secret_key`` is not a secret key of ``context``.
+        The key given is not the secret key of a context with these primes.
 
     Examples
     --------
@@ -219,7 +218,7 @@ class Decryptor:
         Raises
         ------
         TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
-            Not a valid ciphertext of the context (:func:`~heedu.ciphertext.check_ciphertext`).
+            ``ciphertext`` fails :func:`~heedu.ciphertext.check_ciphertext` for this context.
 
         Examples
         --------

@@ -34,7 +34,7 @@ References: [CKKS17] eprint 2016/421, section 3; [CHKKS18] eprint 2018/931;
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -143,8 +143,8 @@ class Evaluator:
 
         Raises
         ------
-        TypeError, LevelError, ContextMismatchError, ShapeError, ScaleOutOfBoundsError
-            Not a valid ciphertext of the context (:func:`~heedu.ciphertext.check_ciphertext`).
+        TypeError, ContextMismatchError
+            Only the operand checks every method makes (see the class).
 
         Examples
         --------
@@ -186,11 +186,7 @@ class Evaluator:
         >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
         [1.5, 2.5]
         """
-        a, plain = self._ct(a), check_plaintext(self.context, plain)
-        self._same_level_and_scale(a, plain, "add_plain")
-        out = a.data.copy()
-        out[0] = modarith.add_mod(out[0], plain.data, self.context.ring(a.level).q)
-        return Ciphertext(out, a.level, a.scale)
+        return self._with_plain(a, plain, modarith.add_mod, "add_plain")
 
     def sub_plain(self, a: Ciphertext, plain: Plaintext) -> Ciphertext:
         r""":math:`(c_0 - \mathrm{pt}, c_1, \dots)`: scales and levels must match.
@@ -207,10 +203,14 @@ class Evaluator:
         >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
         [0.5, 1.5]
         """
+        return self._with_plain(a, plain, modarith.sub_mod, "sub_plain")
+
+    def _with_plain(self, a: Ciphertext, plain: Plaintext, combine: Callable, op: str) -> Ciphertext:
+        """``combine(c_0, pt)`` in place of :math:`c_0`: what add_plain and sub_plain share."""
         a, plain = self._ct(a), check_plaintext(self.context, plain)
-        self._same_level_and_scale(a, plain, "sub_plain")
+        self._same_level_and_scale(a, plain, op)
         out = a.data.copy()
-        out[0] = modarith.sub_mod(out[0], plain.data, self.context.ring(a.level).q)
+        out[0] = combine(out[0], plain.data, self.context.ring(a.level).q)
         return Ciphertext(out, a.level, a.scale)
 
     # ------------------------------------------------------------------ products

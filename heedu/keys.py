@@ -250,8 +250,8 @@ class KeyGenerator:
 
     Examples
     --------
-    >>> ctx = heedu.CKKSContext(heedu.CKKSParameters(poly_modulus_degree=16,
-    ...     coeff_modulus_bits=[40, 30, 30, 40], scale=2.0**30, allow_insecure=True))
+    On the toy ring of :class:`~heedu.evaluator.Evaluator`'s example (``ctx``; never for real data):
+
     >>> keygen = heedu.KeyGenerator(ctx)
     >>> keygen.public_key().data.shape, keygen.relin_keys().key.level
     ((2, 4, 16), 2)
