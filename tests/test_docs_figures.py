@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import re
 import runpy
 import subprocess
 import sys
@@ -27,6 +29,8 @@ DOCUMENTED = ["linear-layers.md", "seal-interop.md"]
 FIGURE_SCRIPT = DOCS / "figures" / "make_figures.py"
 FIGURES = ["slot-layout.png", "diagonals.png", "schedule.png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIZES_LINE = re.compile(r"^keys \d+ B, query \d+ B, answer \d+ B$", re.MULTILINE)
+CITED_TEST = re.compile(r"`(tests/test_\w+\.py)::(\w+)`")
 
 
 needs_matplotlib = pytest.mark.skipif(
@@ -36,15 +40,48 @@ needs_matplotlib = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
-def test_python_blocks_run(name: str) -> None:
+def test_python_blocks_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = DOCS / name
     run_python_blocks(path, f"docs_{path.stem.replace('-', '_')}")
+    if name == "linear-layers.md":  # the sizes printed by the tiny run are deterministic: the text must show them
+        printed = SIZES_LINE.findall(capsys.readouterr().out)
+        assert len(printed) == 1 and printed[0] in path.read_text(encoding="utf-8"), printed
 
 
 def test_printed_plan_matches_the_code() -> None:
     """The MNIST plan printed in linear-layers.md is what PackingPlan.describe() says today."""
     text = (DOCS / "linear-layers.md").read_text(encoding="utf-8")
     assert PackingPlan.for_model(784, 10, 4096).describe() in text
+
+
+def test_cited_tests_exist() -> None:
+    """linear-layers.md names the tests that attack its defences (``tests/x.py::name``): they must exist."""
+    cited = CITED_TEST.findall((DOCS / "linear-layers.md").read_text(encoding="utf-8"))
+    assert len(cited) >= 2, cited
+    for path, name in cited:
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert name in names, f"linear-layers.md cites {path}::{name}, which does not exist"
+
+
+@pytest.mark.parametrize("sizes", [(784, 10, 4096), (20, 3, 128), (5000, 10, 4096), (7, 1, 8)])
+def test_slot_layout_figure_follows_the_plan(sizes: tuple[int, int, int]) -> None:
+    """Figure (a) colours the slots as PackingPlan lays them out (interleaved; every answer slot a score).
+
+    ``slot_kinds`` itself checks its answer against ``input_slots`` and a replay of the schedule; this
+    test runs it (without matplotlib) and checks the layout it reports.
+    """
+    slot_kinds = runpy.run_path(str(FIGURE_SCRIPT))["slot_kinds"]
+    plan = PackingPlan.for_model(*sizes)
+    query, answer = slot_kinds(plan)
+    per, n_pad = plan.inputs_per_ciphertext, plan.feature_block
+    features = min(plan.n_features, n_pad)  # the first chunk's
+    assert query.count("feature") == features * per and query.count("padding") == (n_pad - features) * per
+    assert len(answer) == plan.slot_count and set(answer) == {
+        (r, t) for r in range(plan.class_block) for t in range(per)
+    }
+    for slot, (r, t) in enumerate(answer):  # slot j * B + t: score j mod m' of input t
+        assert (r, t) == ((slot // per) % plan.class_block, slot % per)
 
 
 def _check_png(path: Path) -> None:

@@ -6,7 +6,7 @@ Usage::
 
 OUT_DIR defaults to ``docs/figures/out/`` (not committed). Three PNGs are written:
 
-- ``slot-layout.png``: the MNIST plan's slots, query and answer, with zooms on a tile boundary;
+- ``slot-layout.png``: the MNIST plan's interleaved slots, query and answer, with slot-by-slot zooms;
 - ``diagonals.png``: the diagonals of a 4 x 8 matrix as the entries they pick;
 - ``schedule.png``: the MNIST rotation schedule as a timeline over the levels.
 
@@ -28,10 +28,8 @@ DPI = 150
 COLOURS = {
     "feature": "#4C72B0",
     "padding": "#BFD0E6",
-    "duplicate": "#DD8452",
-    "unused": "#F2F2F2",
     "score": "#C44E52",
-    "ignored": "#B8B8B8",
+    "ignored": "#B8B8B8",  # padded outputs; the per-class baseline
     "baby": "#4C72B0",
     "giant": "#DD8452",
     "fold": "#55A868",
@@ -71,29 +69,60 @@ def mnist_plan():
 # ----------------------------------------------------------------------------- (a) slot layout
 
 
-def slot_kinds(plan) -> tuple[list[str], list[str]]:
-    """The kind of every slot in the query (one input chunk) and in the answer."""
-    used = plan.inputs_per_ciphertext * plan.tile
-    query, answer = [], []
-    for slot in range(plan.slot_count):
-        offset = slot % plan.tile
-        if slot >= used:
-            query.append("unused")
-        elif offset < plan.n_features:
-            query.append("feature")
-        elif offset < plan.feature_block:
-            query.append("padding")
-        else:
-            query.append("duplicate")
-        answer.append("score" if slot < used and offset < plan.n_outputs else "ignored")
-    # Cross-check with the slots the client really encrypts: inputs 1, 2, ..., n_features are non-zero
-    # exactly where the layout says a feature or a copy of one sits.
+def slot_owner(plan, slot: int) -> tuple[int, int]:
+    """``(j, t)``: slot ``j * B + t`` holds feature ``j`` of input ``t`` (query), then score ``j mod m'`` of it."""
+    return divmod(slot, plan.inputs_per_ciphertext)
+
+
+def _replay(plan, weights, bias, inputs):
+    """The server's schedule on one group's slot vectors, every ciphertext operation replaced by its effect."""
     import numpy as np
 
-    marker = np.tile(np.arange(1.0, plan.n_features + 1), (plan.inputs_per_ciphertext, 1))
-    filled = plan.input_slots(marker)[0, 0] != 0
-    if plan.feature_chunks != 1 or list(filled) != [kind in ("feature", "duplicate") for kind in query]:
-        raise RuntimeError("slot_kinds disagrees with PackingPlan.input_slots; update the figure")
+    def rot(v, i):
+        return np.roll(v, -i)
+
+    (group,) = plan.input_slots(inputs)
+    diagonals = plan.diagonal_slots(weights)
+    total = np.zeros(plan.slot_count)
+    for a in range(plan.giant_steps):
+        part = np.zeros(plan.slot_count)
+        for c in range(plan.feature_chunks):
+            babies = [group[c]] + [rot(group[c], step) for step in plan.baby_rotations]
+            for b, baby in enumerate(babies):
+                part += diagonals[c, a, b] * baby
+        total += rot(part, plan.baby_step * plan.inputs_per_ciphertext * a)
+    for step in plan.fold_rotations:
+        total += rot(total, step)
+    return total + plan.bias_slots(bias)
+
+
+def slot_kinds(plan) -> tuple[list[str], list[tuple[int, int]]]:
+    """The kind of every query slot (``feature`` or ``padding``, first chunk) and ``(r, t)`` of every answer slot.
+
+    Answer slot ``j * B + t`` holds score ``r = j mod m'`` of input ``t``. Both lists are checked against
+    ``PackingPlan``: the slots ``input_slots`` fills, and a replay of the schedule on random numbers.
+    """
+    import numpy as np
+
+    per = plan.inputs_per_ciphertext
+    query, answer = [], []
+    for slot in range(plan.slot_count):
+        j, t = slot_owner(plan, slot)
+        query.append("feature" if j < plan.n_features else "padding")
+        answer.append((j % plan.class_block, t))
+
+    rng = np.random.default_rng(0)
+    inputs = rng.uniform(1.0, 2.0, (per, plan.n_features))  # non-zero: a zero slot is padding
+    filled = plan.input_slots(inputs)[0, 0] != 0
+    weights = rng.normal(size=(plan.n_outputs, plan.n_features))
+    bias = rng.normal(size=plan.n_outputs)
+    scores = np.zeros((per, plan.class_block))
+    scores[:, : plan.n_outputs] = inputs @ weights.T + bias  # padded outputs score 0
+    expected = np.array([scores[t, r] for r, t in answer])
+    if list(filled) != [kind == "feature" for kind in query] or not np.allclose(
+        _replay(plan, weights, bias, inputs), expected
+    ):
+        raise RuntimeError("slot_kinds disagrees with PackingPlan; update the figure")
     return query, answer
 
 
@@ -108,93 +137,187 @@ def _runs(kinds: list[str], start: int = 0) -> list[tuple[str, int, int]]:
     return runs
 
 
-def _strip(ax, kinds: list[str], start: int = 0, cells: bool = False) -> None:
-    for kind, first, length in _runs(kinds, start):
-        if cells:
-            for slot in range(first, first + length):
-                ax.broken_barh([(slot, 1)], (0, 1), facecolors=COLOURS[kind], edgecolors="white", linewidth=0.8)
-        else:
-            ax.broken_barh([(first, length)], (0, 1), facecolors=COLOURS[kind], edgecolors="none")
+def _bare(ax) -> None:
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
 
 
+def _strip(ax, colours: list[str], start: int = 0, cells: bool = False) -> None:
+    """One bar per slot from ``start``, coloured ``colours[k]``; ``cells`` draws white borders."""
+    for colour, first, length in _runs(colours, start):
+        if cells:
+            for slot in range(first, first + length):
+                ax.broken_barh([(slot, 1)], (0, 1), facecolors=colour, edgecolors="white", linewidth=0.8)
+        else:
+            ax.broken_barh([(first, length)], (0, 1), facecolors=colour, edgecolors="none")
+    _bare(ax)
+
+
+def _shade(colour: str, t: int, inputs: int) -> str:
+    """``colour`` mixed with white, more for larger ``t``: input 0 is the darkest."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    mix = 0.55 * t / max(1, inputs - 1)
+    return to_hex(tuple(c + (1 - c) * mix for c in to_rgb(colour)))
+
+
+def _score_colour(plan, r: int) -> str:
+    """A hue per score ``r``; the padded outputs ``r >= n_outputs`` (zero rows of W) are grey."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    if r >= plan.n_outputs:
+        return COLOURS["ignored"]
+    if r % 10 == 7:  # tab10's grey would look like a padded output
+        return "#393B79"
+    return to_hex(matplotlib.colormaps["tab10"](r % 10))
+
+
 def figure_slot_layout(plt, path: Path) -> Path:
+    import numpy as np
+    from matplotlib.colors import to_rgb
     from matplotlib.patches import Patch, Rectangle
 
     plan = mnist_plan()
     query, answer = slot_kinds(plan)
-    tile, n_pad, m_pad = plan.tile, plan.feature_block, plan.class_block
-    query_zoom = (n_pad - 8, n_pad + m_pad + 24)  # end of tile 0, its duplicates, start of tile 1
-    answer_zoom = (tile - 8, tile + 24)  # around the scores of input 1
+    per, n_pad, m_pad, n = plan.inputs_per_ciphertext, plan.feature_block, plan.class_block, plan.n_features
+    period = m_pad * per  # the answer repeats every m' B slots
+    boundary = n * per  # the first padding slot
+    query_zooms = [(0, 8 * per), (boundary - 4 * per, boundary + 4 * per)]
+    answer_zoom = (0, period + 4 * per)
+    hues = {r: _score_colour(plan, r) for r in range(m_pad)}
 
-    fig, axes = plt.subplots(4, 1, figsize=(12, 7.2), gridspec_kw={"height_ratios": [1, 1.2, 1, 1.2]})
+    def query_colour(slot: int, shaded: bool = True) -> str:
+        if query[slot] == "padding":
+            return COLOURS["padding"]
+        return _shade(COLOURS["feature"], slot_owner(plan, slot)[1], per) if shaded else COLOURS["feature"]
+
+    def answer_colour(slot: int) -> str:
+        r, t = answer[slot]
+        return _shade(hues[r], t, per)
+
+    def slot_ticks(ax, lo: int, hi: int) -> None:
+        ax.set_xticks([s + 0.5 for s in range(lo, hi, per)], [str(s) for s in range(lo, hi, per)], fontsize=7)
+        ax.tick_params(axis="x", length=2)
+
+    fig = plt.figure(figsize=(14, 10.5))
+    grid = fig.add_gridspec(4, 2, height_ratios=[0.8, 1.2, 2.0, 1.4], hspace=0.75, wspace=0.05)
     fig.suptitle(
-        f"MNIST plan: {plan.n_outputs} x {plan.n_features} on {plan.slot_count} slots, "
-        f"tile = n' + m' - 1 = {n_pad} + {m_pad} - 1 = {tile} slots, {plan.inputs_per_ciphertext} inputs",
+        f"MNIST plan: {plan.n_outputs} x {n} on {plan.slot_count} slots, n' = {n_pad}, m' = {m_pad}. "
+        f"B = {plan.slot_count} / {n_pad} = {per} inputs interleaved: slot j * {per} + t holds feature j of input t",
         fontsize=11,
     )
 
-    ax = axes[0]
-    _strip(ax, query)
+    ax = fig.add_subplot(grid[0, :])
+    _strip(ax, [query_colour(s, shaded=False) for s in range(plan.slot_count)])
     ax.set_xlim(0, plan.slot_count)
+    top = ax.secondary_xaxis("top", functions=(lambda s: s / per, lambda j: j * per))
+    top.set_xlabel("feature j = slot // B", fontsize=8)
+    top.tick_params(labelsize=7)
     ax.set_title("query: one ciphertext, all slots", fontsize=10, loc="left")
-    for t in range(plan.inputs_per_ciphertext):
-        ax.text(t * tile + tile / 2, 0.5, f"input {t}", ha="center", va="center", color="white", fontsize=9)
-    used = plan.inputs_per_ciphertext * tile
-    ax.text((used + plan.slot_count) / 2, 0.5, f"unused ({plan.slot_count - used})", ha="center", va="center")
-    ax.add_patch(Rectangle((query_zoom[0], -0.08), query_zoom[1] - query_zoom[0], 1.16, fill=False, ls="--", lw=1))
+    ax.text(boundary / 2, 0.5, f"features 0..{n - 1} of inputs 0..{per - 1}, interleaved", ha="center", va="center")
+    ax.text(
+        (boundary + plan.slot_count) / 2, 0.5, f"zero padding (features {n}..{n_pad - 1})", ha="center", va="center"
+    )
+    for lo, hi in query_zooms:
+        ax.add_patch(Rectangle((lo, -0.1), hi - lo, 1.2, fill=False, ls="--", lw=1, clip_on=False))
 
-    ax = axes[1]
-    lo, hi = query_zoom
-    _strip(ax, query[lo:hi], start=lo, cells=True)
-    ax.set_xlim(lo, hi)
+    titles = [
+        "query, slots {lo}..{hi}: the inputs take turns, slot j * {per} + t holds x_t[j]",
+        "query, slots {lo}..{hi}: the last features, then zero padding up to n' = {n_pad}",
+    ]
+    for column, ((lo, hi), title) in enumerate(zip(query_zooms, titles)):
+        ax = fig.add_subplot(grid[1, column])
+        _strip(ax, [query_colour(s) for s in range(lo, hi)], start=lo, cells=True)
+        ax.set_xlim(lo, hi)
+        slot_ticks(ax, lo, hi)
+        ax.set_title(title.format(lo=lo, hi=hi - 1, per=per, n_pad=n_pad), fontsize=9, loc="left")
+        for slot in range(lo, hi):
+            j, t = slot_owner(plan, slot)
+            feature = query[slot] == "feature"
+            ax.text(
+                slot + 0.5,
+                0.5,
+                f"x{t}[{j}]" if feature else "0",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                rotation=90,
+                color="white" if feature and t < per - 1 else "black",
+            )
+
+    # The whole answer, one row per period of m' B slots: every row is the same.
+    ax = fig.add_subplot(grid[2, :])
+    rows = plan.slot_count // period
+    image = np.array([to_rgb(answer_colour(s)) for s in range(plan.slot_count)]).reshape(rows, period, 3)
+    ax.imshow(image, aspect="auto", interpolation="nearest", extent=(0, period, rows, 0))
+    for r in range(1, m_pad):
+        ax.axvline(r * per, color="white", lw=0.8)
+    ax.set_xticks([r * per + per / 2 for r in range(m_pad)], [f"s{r}" for r in range(m_pad)], fontsize=8)
+    ax.xaxis.set_ticks_position("top")
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks(
+        [0.5, rows - 0.5], [f"slots 0..{period - 1}", f"slots {plan.slot_count - period}..{plan.slot_count - 1}"]
+    )
+    ax.tick_params(axis="y", labelsize=7, length=2)
+    ax.set_ylabel(f"{rows} rows", fontsize=8)
+    ax.set_xlabel(
+        f"slot mod {period} = {per} r + t  (column group r: score s_r; shade: input t)", fontsize=8, labelpad=2
+    )
     ax.set_title(
-        f"query, slots {lo}..{hi - 1}: the end of tile 0 (zero padding, then copies of its features "
-        f"x0..x{m_pad - 2}), the start of tile 1",
+        f"answer (one ciphertext at level 0), all {plan.slot_count} slots in {rows} rows of m' B = {period}: "
+        "every row is the same, every slot holds a whole score s_r(x_t), r = j mod m'",
+        fontsize=10,
+        loc="left",
+        pad=22,
+    )
+
+    ax = fig.add_subplot(grid[3, :])
+    lo, hi = answer_zoom
+    _strip(ax, [answer_colour(s) for s in range(lo, hi)], start=lo, cells=True)
+    ax.set_xlim(lo, hi)
+    slot_ticks(ax, lo, hi)
+    ax.set_title(
+        f"answer, slots {lo}..{hi - 1}: score r of input t is read in slot r * {per} + t, "
+        f"and is there again every {period} slots",
         fontsize=10,
         loc="left",
     )
     for slot in range(lo, hi):
-        offset = slot % tile
-        if offset < n_pad and slot >= tile:  # a feature of input 1
-            label = f"x{offset}"
-        elif offset >= n_pad:  # a copy of feature offset - n'
-            label = f"x{offset - n_pad}"
-        else:
-            label = "0"
-        ax.text(slot + 0.5, 0.5, label, ha="center", va="center", fontsize=6, rotation=90)
-
-    ax = axes[2]
-    _strip(ax, answer)
-    ax.set_xlim(0, plan.slot_count)
-    ax.set_title(
-        f"answer: input t, output r in slot t * {tile} + r (one ciphertext at level 0)", fontsize=10, loc="left"
-    )
-    ax.add_patch(Rectangle((answer_zoom[0], -0.08), answer_zoom[1] - answer_zoom[0], 1.16, fill=False, ls="--", lw=1))
-
-    ax = axes[3]
-    lo, hi = answer_zoom
-    _strip(ax, answer[lo:hi], start=lo, cells=True)
-    ax.set_xlim(lo, hi)
-    ax.set_title(f"answer, slots {lo}..{hi - 1}: the scores of input 1", fontsize=10, loc="left")
-    for slot in range(lo, hi):
-        if answer[slot] == "score":
-            ax.text(slot + 0.5, 0.5, f"s{slot % tile}", ha="center", va="center", fontsize=6, color="white")
+        r, t = answer[slot]
+        ax.text(
+            slot + 0.5,
+            0.5,
+            f"s{r}(x{t})",
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            rotation=90,
+            color="black" if r >= plan.n_outputs or t == per - 1 else "white",
+        )
+    ax.axvline(period, color="black", lw=1.5)
+    ax.text(period + 0.3, 1.06, f"slot {period}: the same scores again", fontsize=8, va="bottom")
     ax.set_xlabel("slot")
 
     legend = [
-        Patch(facecolor=COLOURS["feature"], label=f"features ({plan.n_features})"),
+        Patch(facecolor=COLOURS["feature"], label=f"features ({n} per input)"),
         Patch(facecolor=COLOURS["padding"], label=f"zero padding to n' = {n_pad}"),
-        Patch(facecolor=COLOURS["duplicate"], label=f"duplicated features (m' - 1 = {m_pad - 1})"),
-        Patch(facecolor=COLOURS["unused"], edgecolor="#999999", label="unused slots"),
-        Patch(facecolor=COLOURS["score"], label=f"score slots ({plan.n_outputs} per input)"),
-        Patch(facecolor=COLOURS["ignored"], label="other slots (partial sums, ignored)"),
+        *[Patch(facecolor=_shade(COLOURS["feature"], t, per), label=f"input t = {t}") for t in range(per)],
+        *[Patch(facecolor=hues[r], label=f"score s{r}") for r in range(plan.n_outputs)],
+        Patch(facecolor=hues[m_pad - 1], label=f"s{plan.n_outputs}..s{m_pad - 1}: padded outputs (0)"),
     ]
-    fig.legend(handles=legend, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
+    fig.legend(
+        handles=legend,
+        loc="lower center",
+        ncol=9,
+        fontsize=8,
+        frameon=False,
+        title="shades: lighter for later inputs t (darkest t = 0), in the query and the answer",
+        title_fontsize=8,
+    )
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.12)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
     plt.close(fig)
     return path
@@ -280,7 +403,11 @@ _SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
 
 
 def schedule_events(plan, top_level: int) -> list[tuple[str, int, str]]:
-    """The server's operations in order: ``(kind, level, label)``; kinds baby, giant, fold or plain."""
+    """The server's operations in order: ``(kind, level, label)``; kinds baby, giant, fold or plain.
+
+    No mask: every slot already holds a whole score. The answer drops to level 0 and gets a fresh
+    public-key encryption of zero added, so that its ``c1`` says nothing about the weights.
+    """
     events: list[tuple[str, int, str]] = [("plain", top_level, "fresh input\nscale Δ")]
     events += [("baby", top_level, f"rot {step}") for step in plan.baby_rotations]
     products = plan.class_block * plan.feature_chunks  # one per diagonal d_0 .. d_{m'-1} and chunk
@@ -289,7 +416,8 @@ def schedule_events(plan, top_level: int) -> list[tuple[str, int, str]]:
     events += [("giant", top_level - 1, f"rot {step}") for step in plan.giant_rotations]
     events += [("fold", top_level - 1, f"rot {step}") for step in plan.fold_rotations]
     events.append(("plain", top_level - 1, f"+ bias\nat Δ²/q{_SUBSCRIPTS[top_level]}"))
-    events.append(("plain", 0, "mod switch\nanswer at\nlevel 0"))
+    events.append(("plain", 0, "mod switch\nto level 0"))
+    events.append(("plain", 0, "+ Enc_pk(0):\nre-randomize;\nthe answer"))
     return events
 
 
@@ -312,7 +440,16 @@ def figure_schedule(plt, path: Path, top_level: int = 2) -> Path:
         ax.scatter(
             [x], [level], s=190 if is_switch else 90, marker="o" if is_switch else "s", color=COLOURS[kind], zorder=3
         )
-        ax.text(x, level + 0.13, label, ha="center", va="bottom", fontsize=7.5, rotation=0 if not is_switch else 90)
+        above = level > 0 or kind != "plain" or x % 2  # the answer's last steps alternate above and below
+        ax.text(
+            x,
+            level + (0.13 if above else -0.13),
+            label,
+            ha="center",
+            va="bottom" if above else "top",
+            fontsize=7.5,
+            rotation=0 if not is_switch else 90,
+        )
     baby = [x for x, event in zip(xs, events) if event[0] == "baby"]
     ax.annotate(
         "",
@@ -334,8 +471,8 @@ def figure_schedule(plt, path: Path, top_level: int = 2) -> Path:
     for members, text in ((giant, "giant steps:\neach a group sum"), (fold, "folding ladder:\neach the previous sum")):
         ax.text((members[0] + members[-1]) / 2, top_level - 1.25, text, ha="center", va="top", fontsize=8)
     ax.set_yticks(range(top_level + 1), [f"level {level}" for level in range(top_level + 1)])
-    ax.set_ylim(-0.4, top_level + 0.95)
-    ax.set_xlim(-0.7, len(events) - 0.3)
+    ax.set_ylim(-0.6, top_level + 0.95)
+    ax.set_xlim(-0.7, len(events) - 0.1)
     ax.set_xticks([])
     ax.set_xlabel("order of operations (a key switch at level ℓ uses a Galois key trimmed to level ℓ)")
     for side in ("top", "right"):
