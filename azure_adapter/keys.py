@@ -9,8 +9,10 @@ replaces both habits:
   name says what the bytes are and the service can verify them after download;
 * the client gives the service a **read-only, expiring SAS URL** for that one
   blob, never the account key;
-* downloads are **bounded**: the size is checked from the blob's properties
-  before reading, and again while reading.
+* downloads are **bounded** and **contained**: only storage that a
+  :class:`~azure_adapter.storage_policy.StoragePolicy` trusts is contacted (checked before
+  connecting), one GET with no retries and no redirects, reading stops at the size limit
+  whatever the server declares, and a watchdog ends the whole exchange at a deadline.
 
 The service caches keys by content hash (``azure_adapter.score``), so a client
 that sends many requests costs one download.
@@ -18,14 +20,26 @@ that sends many requests costs one download.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import http.client
 import re
-from urllib.parse import urlparse
+import socket
+import ssl
+import threading
+import time
+from typing import TYPE_CHECKING
 
 from heedu.errors import HeeduError
 
+if TYPE_CHECKING:
+    from .storage_policy import StoragePolicy, StorageTarget
+
 MAX_KEY_BYTES = 32 * 1024 * 1024  # the tutorial's key blob is 8.98 MB, heedu's native bundle 5.9 MB
+FETCH_DEADLINE_SECONDS = 5.0  # connect and read together; a 9 MB blob takes well under a second in-region
+FETCH_SAS_LIFETIME = dt.timedelta(minutes=5)  # the service's own SAS for a connection-string read
+READ_CHUNK_BYTES = 256 * 1024
 CONTENT_ID = re.compile(r"^sha256-[0-9a-f]{64}$")
 
 
@@ -96,45 +110,109 @@ def read_only_sas_url(
     return f"{service.get_blob_client(container, key_id).url}?{token}"
 
 
-def _download(blob_client: object, max_bytes: int) -> tuple[bytes, str]:
-    from azure.core.exceptions import AzureError, HttpResponseError
+def _abort(connection: http.client.HTTPConnection) -> None:
+    """Shut the connection's socket down from the watchdog thread: whatever blocks on it returns at once."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
+
+def _bounded_get(target: StorageTarget, max_bytes: int, deadline_seconds: float) -> tuple[bytes, str]:
+    """One GET of ``target``: at most ``max_bytes`` (+1 to detect more) read, all within ``deadline_seconds``.
+
+    Nothing the server says is trusted: not its Content-Length or Content-Range (the body is
+    read in chunks and reading stops at ``max_bytes + 1``, so a lying server costs at most
+    that much memory), not its pace (a socket timeout bounds one read only, so a server
+    trickling a byte at a time could hold the worker for ever: a watchdog shuts the socket
+    down at the deadline), not its redirects (not followed). There are no retries and no
+    proxies: the request path must not multiply an attacker's waits, and only the checked
+    host is contacted. ``Range`` asks an honest server for no more than we would read.
+    (Resolving a trusted host name is left to the system resolver and its own timeouts.)
+    """
+    deadline = time.monotonic() + deadline_seconds
+    if target.scheme == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            target.host, target.port, timeout=deadline_seconds, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=deadline_seconds)
+    watchdog = threading.Timer(deadline_seconds, _abort, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        properties = blob_client.get_blob_properties()  # type: ignore[attr-defined]
-        if properties.size > max_bytes:
-            raise KeyExchangeError(f"the key blob is {properties.size} bytes; at most {max_bytes} are accepted")
-        data = blob_client.download_blob(max_concurrency=1).readall()  # type: ignore[attr-defined]
-    except HttpResponseError as error:
-        status = getattr(error, "status_code", None)
-        raise KeyExchangeError(
-            f"the key blob could not be read (HTTP {status}): check that it exists and that the SAS URL is "
-            "read-enabled and not expired"
-        ) from None
-    except AzureError as error:
-        raise KeyExchangeError(f"the key blob could not be read: {type(error).__name__}") from None
-    if len(data) > max_bytes:
-        raise KeyExchangeError(f"the key blob grew to {len(data)} bytes while reading; at most {max_bytes}")
-    return data, str(properties.etag)
+        connection.connect()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or connection.sock is None:
+            raise KeyExchangeError(f"no connection to {target.authority} within {deadline_seconds:g} s")
+        connection.sock.settimeout(remaining)
+        # Without x-ms-version, Azure serves a SAS request with the SAS's own version (its sv=).
+        connection.request("GET", target.path, headers={"Range": f"bytes=0-{max_bytes}"})
+        response = connection.getresponse()
+        if response.status not in (200, 206):
+            raise KeyExchangeError(f"{target.authority} answered HTTP {response.status}")
+        data = bytearray()
+        while len(data) <= max_bytes:
+            chunk = response.read(min(READ_CHUNK_BYTES, max_bytes + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        if time.monotonic() >= deadline:  # the watchdog cut the body short: not the whole blob
+            raise KeyExchangeError(f"{target.authority} did not deliver the blob within {deadline_seconds:g} s")
+        if len(data) > max_bytes:
+            raise KeyExchangeError(f"the blob at {target.authority} is larger than {max_bytes} bytes")
+        return bytes(data), response.getheader("ETag") or ""
+    except (OSError, http.client.HTTPException) as error:  # ssl.SSLError and timeouts are OSErrors
+        raise KeyExchangeError(f"reading from {target.authority} failed: {type(error).__name__}") from None
+    finally:
+        watchdog.cancel()
+        connection.close()
 
 
-def fetch_by_sas_url(url: str, max_bytes: int = MAX_KEY_BYTES) -> tuple[bytes, str]:
+def fetch_blob(
+    url: str, policy: StoragePolicy, max_bytes: int = MAX_KEY_BYTES, deadline_seconds: float = FETCH_DEADLINE_SECONDS
+) -> tuple[bytes, str]:
+    """Download a blob by URL, ``(bytes, etag)``, if ``policy`` trusts its host; refused before any connection."""
+    return _bounded_get(policy.target(url), max_bytes, deadline_seconds)
+
+
+def fetch_by_sas_url(
+    url: str, policy: StoragePolicy, max_bytes: int = MAX_KEY_BYTES, deadline_seconds: float = FETCH_DEADLINE_SECONDS
+) -> tuple[bytes, str]:
     """Download a key blob through a SAS URL: ``(bytes, etag)``. Refuses URLs that are not SAS URLs."""
-    from azure.storage.blob import BlobClient
+    target = policy.target(url)
+    if "sig=" not in target.path.partition("?")[2]:
+        raise KeyExchangeError("key_url must be a blob URL with a SAS token (its query holds 'sig=')")
+    return _bounded_get(target, max_bytes, deadline_seconds)
 
-    parsed = urlparse(url) if isinstance(url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or "sig=" not in parsed.query:
-        raise KeyExchangeError("key_url must be an http(s) blob URL with a SAS token (its query holds 'sig=')")
-    return _download(BlobClient.from_blob_url(url), max_bytes)
+
+def blob_url(connection_string: str, container: str, key_id: str) -> str:
+    """The URL that reads one blob with a connection string's credential, derived as the Azure SDK derives it.
+
+    The host comes from ``BlobEndpoint``, or from ``AccountName`` and ``EndpointSuffix``, exactly
+    as the SDK would connect; with an account key the URL carries a short read-only SAS made
+    locally (the key itself never goes on the wire), with a SAS in the string that SAS, else none.
+    """
+    from azure.storage.blob import BlobServiceClient
+
+    # The SDK raises many kinds of error on strange strings (a key that is not base64, an IPv6
+    # host without its bracket, ...): all mean the same to the caller.
+    try:
+        service = BlobServiceClient.from_connection_string(connection_string)
+        if getattr(service.credential, "account_key", None) is not None:
+            return read_only_sas_url(connection_string, container, key_id, lifetime=FETCH_SAS_LIFETIME)
+        return str(service.get_blob_client(container, key_id).url)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise KeyExchangeError("the storage connection string is malformed") from None
 
 
 def fetch_by_connection_string(
-    connection_string: str, container: str, key_id: str, max_bytes: int = MAX_KEY_BYTES
+    connection_string: str,
+    container: str,
+    key_id: str,
+    policy: StoragePolicy,
+    max_bytes: int = MAX_KEY_BYTES,
+    deadline_seconds: float = FETCH_DEADLINE_SECONDS,
 ) -> tuple[bytes, str]:
     """Download a key blob with a connection string: ``(bytes, etag)`` (the tutorial's way, or the service's own)."""
-    from azure.storage.blob import BlobServiceClient
-
-    try:
-        service = BlobServiceClient.from_connection_string(connection_string)
-    except ValueError:
-        raise KeyExchangeError("the storage connection string is malformed") from None
-    return _download(service.get_blob_client(container, key_id), max_bytes)
+    return fetch_blob(blob_url(connection_string, container, key_id), policy, max_bytes, deadline_seconds)

@@ -9,7 +9,10 @@
 * **azmlinfsrv** (``azureml-inference-server-http``, gunicorn + Flask) through
   :mod:`azure_adapter.launch_inference_server`, which binds it to ``127.0.0.1`` instead of ``0.0.0.0``,
   with a given entry script, model directory and extra environment variables. Azurite's connection
-  string is handed to the scoring script as ``AZURE_STORAGE_CONNECTION_STRING`` unless ``env`` sets it.
+  string is handed to the scoring script as ``AZURE_STORAGE_CONNECTION_STRING`` unless ``env`` sets it,
+  and Azurite's ``127.0.0.1:PORT`` is added to ``HEEDU_TRUSTED_STORAGE``: the scoring script downloads
+  keys only from storage it trusts (``azure_adapter.storage_policy``), and the local Azurite is not
+  trusted by default.
 
 Each process runs in its own session (process group), writes its output to a log file in a temporary
 folder and is stopped by PID: SIGTERM to its group, a wait, then SIGKILL, so gunicorn's workers go
@@ -65,6 +68,7 @@ __all__ = [
     "ensure_azurite",
     "free_port",
     "missing_requirements",
+    "with_trusted_storage",
 ]
 
 AZURITE_VERSION = "3.35.0"
@@ -77,6 +81,8 @@ DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6t
 """The published key of the development account (not a secret: it is in Azurite's documentation)."""
 
 LOOPBACK = "127.0.0.1"
+TRUSTED_STORAGE_ENV = "HEEDU_TRUSTED_STORAGE"
+"""Storage hosts the scoring script may download keys from (see ``azure_adapter.storage_policy``)."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NODE_PREFIX = Path(os.environ.get("HEEDU_NODE_PREFIX", REPO_ROOT / ".node"))
 """Where npm installs Azurite (``npm install --prefix``); override with ``HEEDU_NODE_PREFIX``."""
@@ -173,6 +179,17 @@ def ensure_azurite(prefix: str | Path = NODE_PREFIX, version: str = AZURITE_VERS
     if script is None:
         raise LocalStackError(f"npm reported success but Azurite {version} is not found in {prefix}")
     return script
+
+
+def with_trusted_storage(env: Mapping[str, str], *authorities: str) -> dict[str, str]:
+    """``env`` with ``authorities`` (``host:port``) added to ``HEEDU_TRUSTED_STORAGE``, keeping what it had.
+
+    >>> with_trusted_storage({"HEEDU_TRUSTED_STORAGE": "a:1"}, "127.0.0.1:5", "a:1")
+    {'HEEDU_TRUSTED_STORAGE': 'a:1,127.0.0.1:5'}
+    """
+    entries = [e.strip() for e in env.get(TRUSTED_STORAGE_ENV, "").split(",") if e.strip()]
+    entries += [a for a in authorities if a not in entries]
+    return {**env, TRUSTED_STORAGE_ENV: ",".join(entries)}
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -401,6 +418,13 @@ class AzuriteServer(_Service):
         return f"http://{LOOPBACK}:{self.port}/{DEV_ACCOUNT_NAME}"
 
     @property
+    def authority(self) -> str:
+        """``127.0.0.1:PORT``: the entry that makes a scoring script trust this Azurite (``HEEDU_TRUSTED_STORAGE``)."""
+        if self.port is None:
+            raise LocalStackError("Azurite is not started")
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
     def connection_string(self) -> str:
         """A storage connection string for the development account at this Azurite."""
         return (
@@ -615,7 +639,7 @@ class LocalStack:
         entry_script: scoring script for the inference server; None for Azurite only.
         model_dir: the server's ``AZUREML_MODEL_DIR``.
         env: extra environment variables for the server. ``AZURE_STORAGE_CONNECTION_STRING`` is set to
-            Azurite's connection string unless ``env`` gives it.
+            Azurite's connection string unless ``env`` gives it; Azurite is added to ``HEEDU_TRUSTED_STORAGE``.
         azurite: start Azurite (set False for the server alone).
         server_startup_timeout: seconds for the server's ``init()`` and first liveness answer.
         azurite_startup_timeout: seconds for Azurite's first answer.
@@ -660,6 +684,7 @@ class LocalStack:
             if entry_script is not None:
                 if self.azurite is not None:
                     env.setdefault("AZURE_STORAGE_CONNECTION_STRING", self.azurite.connection_string)
+                    env = with_trusted_storage(env, self.azurite.authority)
                 self.server = InferenceServer(entry_script, model_dir, env, **self._server_kwargs)
                 self.server.start()
         except BaseException:

@@ -26,6 +26,33 @@ Public keys are cached in a cache bounded by bytes and keyed by content hash. A
 content-addressed ``key_id`` (``sha256-...``) is checked against the downloaded bytes and
 served from the cache without any download. Any bad request gets HTTP 400 with a JSON error
 saying what was wrong, never a crashed worker. Unexpected failures get a 500 with no internals.
+
+**Environment variables**
+
+* ``HEEDU_BACKEND``: ``heedu`` (default) or ``seal``, see above;
+* ``HEEDU_TRUSTED_STORAGE``: comma-separated ``host[:port]`` entries (``[v6]:port``, ``*.suffix``)
+  of storage the service may download keys from, besides ``*.blob.core.windows.net`` (port 443/80)
+  and the account of ``HEEDU_KEY_STORE_CONNECTION_STRING``, which are always trusted. A local stack
+  sets it to its Azurite, e.g. ``127.0.0.1:10000``. See :mod:`azure_adapter.storage_policy`;
+* ``HEEDU_KEY_STORE_CONNECTION_STRING``, ``HEEDU_KEY_STORE_CONTAINER`` (default ``heedu-keys``):
+  the service's own key store, for requests that give only a content-addressed ``key_id``;
+* ``HEEDU_KEY_FETCH_SECONDS``: the deadline of one key download, connection and all reads
+  together (default 5). A malformed value stops ``init()``.
+
+**What a request cannot make the service do** (the hostile-request tests pin each down):
+
+* contact anything but trusted storage: ``key_url`` and ``conn_str`` are checked before any
+  connection (user info, IPv6 literals, trailing dots, ports, non-http schemes, backslashes,
+  ``EndpointSuffix`` and ``BlobEndpoint`` all resolved to the host that would be contacted);
+* hold a worker: one key download has a total deadline, no retries, no redirects;
+* grow a worker's memory beyond the limits: a download stops reading at
+  :data:`~azure_adapter.keys.MAX_KEY_BYTES` + 1 whatever the server declares; a ciphertext inflates
+  to at most the size a top-level ciphertext of the protocol can have (both backends);
+* learn about storage or the network from errors: every fetch or key-verification failure gets
+  the same message (:data:`KEYS_UNAVAILABLE`), with no byte of fetched content; details go to the
+  service log. Errors about the request's own fields stay specific;
+* abort the ``seal`` backend's worker: everything the original EIServer would throw on (and so
+  abort on) is checked first, and it receives only ciphertexts and keys re-serialized by heedu.
 """
 
 from __future__ import annotations
@@ -35,24 +62,53 @@ import binascii
 import glob
 import json
 import logging
+import math
 import os
+import re
+import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 # Absolute import: the inference server loads this file by path, not as part of a package.
 from azure_adapter import keys as key_exchange
+from azure_adapter.storage_policy import StoragePolicy
 from heedu.errors import HeeduError
 from heedu.inference import EIServer as HeeduEIServer
 from heedu.inference import EncryptedLinearModel
+from heedu.params import CKKSContext
+from heedu.seal.wire import (
+    HEADER,
+    SealCiphertext,
+    ciphertext_members,
+    read_ciphertext,
+    read_kswitch_keys,
+    read_object,
+    write_ciphertext,
+    write_kswitch_keys,
+)
 
 logger = logging.getLogger("heedu.score")
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 MAX_CIPHERTEXTS = 64
 KEY_CACHE_BYTES = 96 * 1024 * 1024
+SEAL_KEY_CACHE_BYTES = 48 * 1024 * 1024  # re-serialized key blobs for the seal backend (9 MB each)
 NATIVE_PROTOCOL = "heedu-native-1"
 BACKENDS = ("heedu", "seal")
+FETCH_SECONDS_ENV = "HEEDU_KEY_FETCH_SECONDS"
+KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,255}$")  # a blob name without '/', '?', '%' or dots-only
+CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # Azure's container naming rule
+KEYS_UNAVAILABLE = (
+    "the public keys could not be fetched or verified: check that key_url is an unexpired, read-only SAS "
+    "URL (or conn_str and container name a blob) in storage this service trusts, and that the blob holds "
+    "the client's public keys exactly as its get_public_keys()/public_keys() made them"
+)
+"""The one answer for every refused, failed or unverifiable key download: text that says nothing about
+what was fetched, or whether an address answered, so errors cannot serve as a port scanner or a reader."""
 
 
 class RequestError(HeeduError, ValueError):
@@ -99,10 +155,29 @@ class KeyCache:
 
 class _Service:
     """What init() builds once per worker. (A plain class: the server loads this file by path, under
-    another module name, where dataclasses cannot resolve postponed annotations.)"""
+    another module name, where dataclasses cannot resolve postponed annotations.)
 
-    def __init__(self, backend: str, ei_server: Any, native: EncryptedLinearModel, cache: KeyCache) -> None:
-        self.backend, self.ei_server, self.native, self.cache = backend, ei_server, native, cache
+    ``heedu_ei`` is heedu's EIServer for the model: the backend itself, or with ``seal`` a twin whose
+    parser checks keys and ciphertexts before the original sees them. ``seal_keys`` holds the key
+    blobs re-serialized for the original (content id of the client's blob -> heedu's bytes).
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        ei_server: Any,
+        heedu_ei: HeeduEIServer,
+        native: EncryptedLinearModel,
+        policy: StoragePolicy,
+        fetch_seconds: float,
+        key_store: tuple[str, str] | None,
+    ) -> None:
+        self.backend, self.ei_server, self.heedu_ei, self.native = backend, ei_server, heedu_ei, native
+        self.policy, self.fetch_seconds, self.key_store = policy, fetch_seconds, key_store
+        self.cache = KeyCache()
+        self.seal_keys = KeyCache(SEAL_KEY_CACHE_BYTES)
+        self.ei_cap = ei_ciphertext_cap(heedu_ei.context)
+        self.max_input_scale = largest_input_scale(heedu_ei.bias, heedu_ei.context)
 
 
 _service: _Service | None = None
@@ -132,17 +207,39 @@ def init() -> None:
     backend = os.environ.get("HEEDU_BACKEND", "heedu").strip().lower()
     if backend not in BACKENDS:
         raise RuntimeError(f"HEEDU_BACKEND must be one of {BACKENDS}, got {backend!r}")
+    try:
+        policy = StoragePolicy.from_environment()
+    except ValueError as error:
+        raise RuntimeError(f"cannot tell which storage to trust: {error}") from None
+    fetch_seconds = _fetch_seconds(os.environ.get(FETCH_SECONDS_ENV))
+    store = os.environ.get("HEEDU_KEY_STORE_CONNECTION_STRING")
+    key_store = (store, os.environ.get("HEEDU_KEY_STORE_CONTAINER", "heedu-keys")) if store else None
     with warnings.catch_warnings():  # the tutorial's pickle comes from an older scikit-learn
         warnings.simplefilter("ignore")
         model = joblib.load(_find_model_file())
+    heedu_ei = HeeduEIServer(model.coef_, model.intercept_)
     if backend == "seal":
         from encrypted.inference.eiserver import EIServer as SealEIServer
 
-        ei_server = SealEIServer(model.coef_, model.intercept_)
+        ei_server: Any = SealEIServer(model.coef_, model.intercept_)
     else:
-        ei_server = HeeduEIServer(model.coef_, model.intercept_)
-    _service = _Service(backend, ei_server, EncryptedLinearModel.from_sklearn(model), KeyCache())
-    logger.info("heedu scoring service ready (backend %s)", backend)
+        ei_server = heedu_ei
+    native = EncryptedLinearModel.from_sklearn(model)
+    _service = _Service(backend, ei_server, heedu_ei, native, policy, fetch_seconds, key_store)
+    logger.info("heedu scoring service ready (backend %s, %r, key fetch deadline %g s)", backend, policy, fetch_seconds)
+
+
+def _fetch_seconds(text: str | None) -> float:
+    """The key-download deadline from ``HEEDU_KEY_FETCH_SECONDS``: a positive number of seconds, at most 60."""
+    if text is None or not text.strip():
+        return key_exchange.FETCH_DEADLINE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 60:
+        raise RuntimeError(f"{FETCH_SECONDS_ENV} must be a number of seconds in (0, 60], got {text!r}")
+    return seconds
 
 
 # ------------------------------------------------------------------------------------ requests
@@ -175,34 +272,57 @@ def _string(request: dict, name: str, required: bool = True, limit: int = 4096) 
     return value
 
 
-def _fetch_keys(request: dict, service: _Service) -> bytes:
-    """The key blob for this request, from the cache when possible; verified when content-addressed."""
+def _key_id(request: dict) -> str:
     key_id = _string(request, "key_id", limit=256)
     assert key_id is not None
+    if not KEY_ID.match(key_id):
+        raise RequestError("'key_id' must be a blob name of letters, digits, '.', '_', '=' and '-'")
+    return key_id
+
+
+def _keys_unavailable(detail: str) -> key_exchange.KeyExchangeError:
+    """The generic error for the requester; the detail for the operator only (it never holds secrets)."""
+    logger.warning("public keys refused: %s", detail)
+    return key_exchange.KeyExchangeError(KEYS_UNAVAILABLE)
+
+
+def _fetch_keys(request: dict, service: _Service) -> bytes:
+    """The key blob for this request, from the cache when possible; verified when content-addressed."""
+    key_id = _key_id(request)
     if key_exchange.is_content_key_id(key_id):
         cached = service.cache.get(key_id)
         if cached is not None:
             return cached
-    key_url = _string(request, "key_url", required=False, limit=8192)
-    conn_str = _string(request, "conn_str", required=False)
-    if key_url is not None:
-        blob, etag = key_exchange.fetch_by_sas_url(key_url)
-        source = key_url.split("?", 1)[0]
-    elif conn_str is not None:
-        container = _string(request, "container", limit=63)
-        assert container is not None
-        blob, etag = key_exchange.fetch_by_connection_string(conn_str, container, key_id)
-        source = f"{container}/{key_id}"
-    else:
-        store = os.environ.get("HEEDU_KEY_STORE_CONNECTION_STRING")
-        container = os.environ.get("HEEDU_KEY_STORE_CONTAINER", "heedu-keys")
-        if not store:
-            raise RequestError("give 'key_url' (a read-only SAS URL for the key blob); this service has no key store")
-        blob, etag = key_exchange.fetch_by_connection_string(store, container, key_id)
-        source = f"store:{container}/{key_id}"
-    key_exchange.verify_content(key_id, blob)
+    try:
+        blob, source, etag = _download_keys(request, service, key_id)
+        key_exchange.verify_content(key_id, blob)
+    except key_exchange.KeyExchangeError as error:
+        raise _keys_unavailable(str(error)) from None
     service.cache.put(blob, source, etag)
     return blob
+
+
+def _download_keys(request: dict, service: _Service, key_id: str) -> tuple[bytes, str, str]:
+    """``(blob, source, etag)`` through ``key_url``, ``conn_str`` and ``container``, or the service's own store."""
+    key_url = _string(request, "key_url", required=False, limit=8192)
+    conn_str = _string(request, "conn_str", required=False)
+    policy, deadline = service.policy, service.fetch_seconds
+    if key_url is not None:
+        blob, etag = key_exchange.fetch_by_sas_url(key_url, policy, deadline_seconds=deadline)
+        return blob, key_url.split("?", 1)[0], etag
+    if conn_str is not None:
+        container = _string(request, "container", limit=63)
+        if container is None or not CONTAINER.match(container):
+            raise RequestError("'container' must be an Azure container name (3-63 of a-z, 0-9 and '-')")
+        blob, etag = key_exchange.fetch_by_connection_string(
+            conn_str, container, key_id, policy, deadline_seconds=deadline
+        )
+        return blob, f"{container}/{key_id}", etag
+    if service.key_store is None:
+        raise RequestError("give 'key_url' (a read-only SAS URL for the key blob); this service has no key store")
+    store, container = service.key_store
+    blob, etag = key_exchange.fetch_by_connection_string(store, container, key_id, policy, deadline_seconds=deadline)
+    return blob, f"store:{container}/{key_id}", etag
 
 
 def _ciphertexts(request: dict) -> list[str]:
@@ -216,31 +336,179 @@ def _ciphertexts(request: dict) -> list[str]:
     return data
 
 
-def _check_for_seal(ciphertexts: list[str], key_blob: bytes, n_features: int) -> None:
-    """Refuse anything the original package would abort or fail on: SEAL 3.5 exactly, the right count."""
-    from heedu.inference.ei import ei_context
-    from heedu.seal.wire import read_ciphertext, read_kswitch_keys, read_object
+# ------------------------------------------------------------------- the EI protocol's checks
 
-    ctx = ei_context()
+
+def ei_ciphertext_cap(context: CKKSContext) -> int:
+    """The most bytes an EI ciphertext can take, stored or inflated: size 2 at the top level, not seeded.
+
+    Measured on heedu's own writer (no layout arithmetic repeated here), plus zlib's worst-case
+    expansion of incompressible data (``compressBound``) and the object header. For the tutorial's
+    parameters, N = 8192 and three data primes: 393,454 bytes. Both backends inflate no more than
+    this, so a small zlib bomb costs the worker about 0.4 MB, not the 256 MiB SEAL objects may hold.
+    """
+    level = context.max_level
+    widest = SealCiphertext(
+        context.parms_id(level), np.zeros((2, len(context.ring(level).moduli), context.n), dtype=np.uint64), 1.0
+    )
+    members = len(ciphertext_members(widest))
+    return HEADER.size + members + (members >> 12) + (members >> 14) + (members >> 25) + 13
+
+
+def _int_log2(value: float) -> int:
+    """``static_cast<int>(log2(value))`` as SEAL computes it (the same libm, truncation toward zero)."""
+    return int(math.log2(value))
+
+
+def seal_accepts_scale(scale: float, biases: Iterable[float], context: CKKSContext) -> bool:
+    """Whether SEAL 3.5 runs the EI computation on an input of this scale without throwing.
+
+    The original EIServer multiplies the input by the weights encoded at ``context.scale``
+    (2^40), rescales by the last data prime, and adds each bias encoded at the result's scale.
+    SEAL throws, and the worker aborts, when (1) the product's scale has ``int(log2)`` at
+    least the bit count of the top level's modulus (140 bits): "scale out of bounds"; (2) the
+    rescaled scale reaches the next level's (100 bits): "scale out of bounds" in the encoder;
+    (3) ``int(log2(|bias| * scale)) + 2`` reaches it: "encoded value is too large". So the
+    bound depends on the model's biases: about 2^100 for small biases, 2^98 / |bias| above 1/4.
+    This mirrors those checks operation for operation, in doubles, so the bound is exact.
+    """
+    top = context.ring(context.max_level).moduli
+    below = context.ring(context.max_level - 1).moduli
+    top_bits, below_bits = math.prod(top).bit_length(), math.prod(below).bit_length()
+    product = scale * context.scale
+    if not (math.isfinite(product) and product > 0) or _int_log2(product) >= top_bits:
+        return False
+    rescaled = product / float(top[-1])
+    if _int_log2(rescaled) >= below_bits:
+        return False
+    return all(_int_log2(abs(bias * rescaled)) + 2 < below_bits for bias in biases if bias != 0)
+
+
+def largest_input_scale(biases: Iterable[float], context: CKKSContext) -> float:
+    """The largest scale :func:`seal_accepts_scale` admits, to the last bit; 0.0 if not even 1 fits.
+
+    The checks are monotone in the scale, and positive doubles sort as their bit patterns do,
+    so a bisection over those patterns (64 steps) finds the exact bound.
+    """
+    biases = list(biases)
+
+    def bits(value: float) -> int:
+        return int.from_bytes(struct.pack("<d", value), "little")
+
+    def value(pattern: int) -> float:
+        return float(struct.unpack("<d", pattern.to_bytes(8, "little"))[0])
+
+    low, high = bits(1.0), bits(math.inf)
+    if not seal_accepts_scale(1.0, biases, context):
+        return 0.0  # a bias near 2^97: no EI input can be computed on, so every one is refused
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if seal_accepts_scale(value(middle), biases, context) else (low, middle)
+    return value(low)
+
+
+def _check_ei_ciphertexts(texts: list[str], service: _Service) -> list[SealCiphertext]:
+    """Parse the request's ciphertexts and refuse any that either backend could not compute on.
+
+    The same checks for both backends: the count the model needs, the size cap before and
+    while inflating, a fresh size-2 encryption at the top level, a scale that leaves room for
+    the computation. The seal backend also reads SEAL 3.5 only.
+    """
+    ei = service.heedu_ei
+    ctx = ei.context
+    n_features = ei.weights.shape[1]
     expected = -(-n_features // ctx.slot_count)
-    if len(ciphertexts) != expected:
+    if len(texts) != expected:
         raise RequestError(
-            f"the model has {n_features} features, i.e. {expected} ciphertext(s), but {len(ciphertexts)} arrived"
+            f"the model has {n_features} features, i.e. {expected} ciphertext(s), but {len(texts)} arrived"
         )
-    for i, text in enumerate(ciphertexts):
+    cap = service.ei_cap
+    parsed = []
+    for i, text in enumerate(texts):
+        if len(text) > 4 * -(-cap // 3):
+            raise RequestError(f"ciphertext {i} is {len(text)} base64 characters; a ciphertext has at most {cap} bytes")
         try:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise RequestError(f"ciphertext {i} is not valid base64") from None
-        header, _, _ = read_object(raw)
-        if (header.major, header.minor) != (3, 5):
+        header, _, _ = read_object(raw, max_bytes=cap)  # inflates no more than cap bytes: zlib bombs stop here
+        if service.backend == "seal" and (header.major, header.minor) != (3, 5):
             raise RequestError(f"ciphertext {i} is SEAL {header.major}.{header.minor}; the seal backend reads 3.5 only")
-        if ctx.level_of(read_ciphertext(raw, ctx).parms_id) != ctx.max_level:
+        sealed = read_ciphertext(raw, ctx)
+        if ctx.level_of(sealed.parms_id) != ctx.max_level:
             raise RequestError(f"ciphertext {i} is not a fresh encryption at the top level")
-    galois_header, _, _ = read_object(key_blob)
-    if (galois_header.major, galois_header.minor) != (3, 5):
-        raise RequestError("the key blob is not SEAL 3.5 data")
-    read_kswitch_keys(key_blob, 0, ctx, max_slots=ctx.n)
+        if sealed.data.shape[0] != 2:
+            raise RequestError(f"ciphertext {i} has {sealed.data.shape[0]} polynomials; a fresh encryption has 2")
+        if sealed.scale > service.max_input_scale:
+            raise RequestError(
+                f"ciphertext {i} has scale {sealed.scale:.6g}; this model's computation leaves room for at most "
+                f"{service.max_input_scale:.6g} (fresh encryptions use 2^{math.log2(ctx.scale):.0f})"
+            )
+        parsed.append(sealed)
+    return parsed
+
+
+def _seal_versions(blob: bytes, count: int) -> list[tuple[int, int]]:
+    """The versions in the headers of the first ``count`` top-level SEAL objects of a blob already parsed."""
+    versions, offset = [], 0
+    for _ in range(count):
+        _, _, major, minor, _, _, size = HEADER.unpack_from(blob, offset)
+        versions.append((major, minor))
+        offset += size
+    return versions
+
+
+def _reserialize_for_seal(blob: bytes, context: CKKSContext) -> bytes:
+    """GaloisKeys and RelinKeys as heedu writes them: the original only ever parses bytes heedu made.
+
+    heedu's reader accepts what SEAL 3.5 aborts on (nested objects of another version, for
+    one); writing the parsed keys back leaves no such difference for the original to meet.
+    """
+    galois, offset = read_kswitch_keys(blob, 0, context, max_slots=context.n)
+    relin, _ = read_kswitch_keys(blob, offset, context, max_slots=8)
+    galois_slots = [galois.get(i, []) for i in range(context.n)]  # SEAL's GaloisKeys have N slots
+    relin_slots = [relin.get(i, []) for i in range(max(relin) + 1)]
+    return write_kswitch_keys(context.key_parms_id, galois_slots) + write_kswitch_keys(
+        context.key_parms_id, relin_slots
+    )
+
+
+def _ei_public_keys(blob: bytes, service: _Service) -> bytes:
+    """The key blob to give the EI backend, after heedu's own checks (every ladder rotation, RelinKeys).
+
+    Fetched content: any failure gets :data:`KEYS_UNAVAILABLE`, since the reader's messages
+    quote the blob (its magic bytes, sizes) and the blob may be any blob in a container.
+    With ``seal``, the checked blob is re-serialized once and kept by content id: a client's
+    later requests cost neither the checks nor the re-serialization.
+    """
+    ei = service.heedu_ei
+    content_id = key_exchange.content_key_id(blob) if service.backend == "seal" else ""
+    if content_id:
+        canonical_id = service.seal_keys.alias(content_id, "reserialized")
+        canonical = service.seal_keys.get(canonical_id) if canonical_id is not None else None
+        if canonical is not None:
+            return canonical
+    try:
+        ei.load_public_keys(blob)  # parsed and cached by hash: the heedu backend's predict() finds them there
+        if not content_id:
+            return blob
+        if _seal_versions(blob, 2) != [(3, 5), (3, 5)]:
+            raise _keys_unavailable("the key blob is not SEAL 3.5 data")
+        canonical = _reserialize_for_seal(blob, ei.context)
+    except key_exchange.KeyExchangeError:
+        raise
+    except HeeduError as error:
+        raise _keys_unavailable(f"the key blob is not valid EI public keys: {error}") from None
+    service.seal_keys.put(canonical, content_id, "reserialized")
+    return canonical
+
+
+def _native_public_keys(blob: bytes, service: _Service) -> None:
+    """Check the native key bundle before the query is computed on; generic error as for EI keys."""
+    try:
+        service.native.load_keys(blob)  # cached by hash; predict() finds them there
+    except HeeduError as error:
+        raise _keys_unavailable(f"the key bundle is not valid native public keys: {error}") from None
 
 
 def _answer(request: dict, service: _Service) -> object:
@@ -254,13 +522,17 @@ def _answer(request: dict, service: _Service) -> object:
             query = base64.b64decode(text or "", validate=True)
         except (binascii.Error, ValueError):
             raise RequestError("'query' is not valid base64") from None
-        answer = service.native.predict(query, _fetch_keys(request, service))
+        keys = _fetch_keys(request, service)
+        _native_public_keys(keys, service)
+        answer = service.native.predict(query, keys)
         return {"protocol": NATIVE_PROTOCOL, "answer": base64.b64encode(answer).decode("ascii")}
-    ciphertexts = _ciphertexts(request)
-    key_blob = _fetch_keys(request, service)
+    texts = _ciphertexts(request)
+    parsed = _check_ei_ciphertexts(texts, service)  # before the download: a bad request costs no fetch
+    keys = _ei_public_keys(_fetch_keys(request, service), service)
     if service.backend == "seal":
-        _check_for_seal(ciphertexts, key_blob, service.native.model.n_features)
-    return service.ei_server.predict(ciphertexts, key_blob)
+        # The original gets heedu's serialization of what was checked, never the client's bytes.
+        texts = [base64.b64encode(write_ciphertext(sealed)).decode("ascii") for sealed in parsed]
+    return service.ei_server.predict(texts, keys)
 
 
 def run(raw_data: object) -> object:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from azure_adapter.local_stack import AzuriteServer, InferenceServer, LocalStackError
+from azure_adapter.local_stack import AzuriteServer, InferenceServer, LocalStack, LocalStackError, with_trusted_storage
 
 pytest_plugins = ["tests.azure_stack"]
 
@@ -78,6 +78,7 @@ def run(raw_data):
         "initialized": STATE.get("initialized", False),
         "model_dir": STATE.get("model_dir"),
         "env": os.environ.get("ECHO_EXTRA"),
+        "trusted_storage": os.environ.get("HEEDU_TRUSTED_STORAGE"),
         "pid": os.getpid(),
     }
 '''
@@ -336,3 +337,31 @@ def test_failing_init_reports_log_tail(inference_server: StartServer, tmp_path: 
     with pytest.raises(LocalStackError, match="exited while starting") as caught:
         inference_server(tmp_path / "score.py", startup_timeout=60)
     assert "init failed on purpose" in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole stack
+# --------------------------------------------------------------------------------------------------
+
+
+def test_trusted_storage_entries_are_added_once_and_kept_in_order() -> None:
+    assert with_trusted_storage({}, "127.0.0.1:1") == {"HEEDU_TRUSTED_STORAGE": "127.0.0.1:1"}
+    env = {"HEEDU_TRUSTED_STORAGE": " a:1, ,b:2", "OTHER": "x"}
+    assert with_trusted_storage(env, "b:2", "c:3") == {"HEEDU_TRUSTED_STORAGE": "a:1,b:2,c:3", "OTHER": "x"}
+    assert env["HEEDU_TRUSTED_STORAGE"] == " a:1, ,b:2"  # the caller's mapping is left alone
+
+
+def test_local_stack_makes_the_script_trust_its_own_azurite(
+    azurite: AzuriteServer, inference_server: StartServer, echo_dir: Path
+) -> None:
+    """score.py downloads keys only from trusted storage: the stack adds its Azurite to what the caller gave.
+
+    (The session's ``azurite`` and ``inference_server`` are requested only to skip when the stack cannot run.)
+    """
+    env = {"ECHO_INIT_LOG": str(echo_dir / "stack-init.log"), "HEEDU_TRUSTED_STORAGE": "store.example:443"}
+    with LocalStack(echo_dir / "score.py", echo_dir / "model", env) as stack:
+        assert stack.azurite is not None and stack.server is not None
+        answer = score(stack.server, {}).json()
+        assert answer["trusted_storage"] == f"store.example:443,{stack.azurite.authority}"
+        assert stack.azurite.authority == f"127.0.0.1:{stack.azurite.port}"
+    assert env["HEEDU_TRUSTED_STORAGE"] == "store.example:443"

@@ -7,7 +7,17 @@ import pytest
 pytest.importorskip("azureml_inference_server_http", reason="azure_adapter.score runs inside the inference server")
 
 from azure_adapter.keys import KeyExchangeError, content_key_id, is_content_key_id, verify_content
-from azure_adapter.score import MAX_REQUEST_BYTES, KeyCache, RequestError, _parse
+from azure_adapter.score import (
+    CONTAINER,
+    KEY_ID,
+    KEYS_UNAVAILABLE,
+    MAX_REQUEST_BYTES,
+    KeyCache,
+    RequestError,
+    _fetch_seconds,
+    _keys_unavailable,
+    _parse,
+)
 
 
 def test_key_cache_is_bounded_by_bytes_and_evicts_the_least_recently_used() -> None:
@@ -50,3 +60,45 @@ def test_parse_refuses_bad_bodies(raw: object, message: str) -> None:
 
 def test_parse_accepts_bytes_and_objects() -> None:
     assert _parse(b'{"data": [], "key_id": "k"}') == {"data": [], "key_id": "k"}
+
+
+def test_the_key_fetch_deadline_is_a_few_seconds_unless_configured() -> None:
+    assert _fetch_seconds(None) == _fetch_seconds("") == 5.0
+    assert _fetch_seconds("2.5") == 2.5
+    for bad in ("0", "-1", "61", "nan", "inf", "five"):
+        with pytest.raises(RuntimeError, match="HEEDU_KEY_FETCH_SECONDS"):
+            _fetch_seconds(bad)
+
+
+def test_every_key_failure_gets_the_same_message_and_the_detail_goes_to_the_log(caplog) -> None:
+    with caplog.at_level("WARNING", logger="heedu.score"):
+        error = _keys_unavailable("not a SEAL object: magic 0xABCD at offset 0")
+    assert isinstance(error, KeyExchangeError) and str(error) == KEYS_UNAVAILABLE
+    assert "0xABCD" not in KEYS_UNAVAILABLE and "0xABCD" in caplog.text
+
+
+@pytest.mark.parametrize("key_id", ["sha256-" + "0" * 64, "k3x7tutorialkeyid2345", "my.keys_v2=", "A"])
+def test_key_ids_are_plain_blob_names(key_id: str) -> None:
+    assert KEY_ID.match(key_id)
+
+
+@pytest.mark.parametrize("key_id", ["../x", "a/b", "a?sig=1", "%2e%2e", ".hidden", "", "x" * 257, "a b"])
+def test_key_ids_with_paths_or_queries_are_refused(key_id: str) -> None:
+    assert not KEY_ID.match(key_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("heedu-keys", True),
+        ("abc", True),
+        ("ab", False),
+        ("a--b", False),
+        ("-abc", False),
+        ("Keys", False),
+        ("../c", False),
+        ("a" * 64, False),
+    ],
+)
+def test_container_names_follow_azure_rules(name: str, valid: bool) -> None:
+    assert bool(CONTAINER.match(name)) == valid
