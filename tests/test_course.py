@@ -48,10 +48,39 @@ def test_chapters_exist() -> None:
     assert CHAPTERS[0].startswith("01-"), CHAPTERS
 
 
+SIZES_LINE = re.compile(r"^keys \d+ B, query \d+ B, answer \d+ B$", re.MULTILINE)
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_python_blocks_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = COURSE / name
     run_python_blocks(path, f"course_{path.stem.replace('-', '_')}")
+    if name.startswith("07-"):  # the sizes printed by chapter 7's tiny run are deterministic: the text must show them
+        printed = SIZES_LINE.findall(capsys.readouterr().out)
+        assert len(printed) == 1 and printed[0] in path.read_text(encoding="utf-8"), printed
+
+
+TEST_REFERENCE = re.compile(r"`(tests/test_\w+\.py)::(\w+)`|`(test_\w+)`")
+
+
+@pytest.mark.parametrize(("name", "at_least"), [("07-encrypted-linear-layers.md", 2), ("10-security.md", 15)])
+def test_chapters_cite_tests_that_exist(name: str, at_least: int) -> None:
+    """Chapters 7 and 10 name, for each defence, the test that attacks it: every one must be a real test."""
+    import ast
+
+    text = (COURSE / name).read_text(encoding="utf-8")
+    cited, current = [], None
+    for match in TEST_REFERENCE.finditer(text):
+        if match.group(1):
+            current = match.group(1)
+            cited.append((current, match.group(2)))
+        elif current is not None:  # a bare name continues the last file named before it
+            cited.append((current, match.group(3)))
+    assert len(cited) >= at_least, cited
+    for path, test in cited:
+        tree = ast.parse((DOCS.parent / path).read_text(encoding="utf-8"))
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert test in names, f"docs/course/{name} cites {path}::{test}, which does not exist"
 
 
 def _course_figure_names() -> list[str]:

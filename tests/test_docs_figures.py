@@ -1,18 +1,14 @@
-"""The documentation's code runs, and its figures can be drawn.
+"""Chapter 7's printed plan matches the code, and its figures can be drawn.
 
-* Every block fenced as ```python in the chapters of ``DOCUMENTED`` is executed, in the order of the
-  file and in one namespace per file, so a block may use what an earlier one defined (as a reader
-  does). Tracebacks point at the Markdown file and its line numbers. Blocks that are not meant to
-  run are fenced as ```text or ```sh and are not executed.
+(Its code blocks run with every chapter's, in ``tests/test_course.py``.)
+
 * ``docs/figures/make_figures.py`` draws its PNGs into a temporary directory; those tests are
   skipped when matplotlib is not installed (it is not a dependency of heedu).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.util
-import re
 import runpy
 import subprocess
 import sys
@@ -21,16 +17,13 @@ from pathlib import Path
 import pytest
 
 from heedu.inference import PackingPlan
-from tests.markdown_blocks import run_python_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-DOCUMENTED = ["linear-layers.md", "seal-interop.md"]
+CHAPTER_7 = DOCS / "course" / "07-encrypted-linear-layers.md"  # its code blocks run with the course's
 FIGURE_SCRIPT = DOCS / "figures" / "make_figures.py"
 FIGURES = ["slot-layout.png", "diagonals.png", "schedule.png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SIZES_LINE = re.compile(r"^keys \d+ B, query \d+ B, answer \d+ B$", re.MULTILINE)
-CITED_TEST = re.compile(r"`(tests/test_\w+\.py)::(\w+)`")
 
 
 needs_matplotlib = pytest.mark.skipif(
@@ -39,29 +32,10 @@ needs_matplotlib = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("name", DOCUMENTED)
-def test_python_blocks_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    path = DOCS / name
-    run_python_blocks(path, f"docs_{path.stem.replace('-', '_')}")
-    if name == "linear-layers.md":  # the sizes printed by the tiny run are deterministic: the text must show them
-        printed = SIZES_LINE.findall(capsys.readouterr().out)
-        assert len(printed) == 1 and printed[0] in path.read_text(encoding="utf-8"), printed
-
-
 def test_printed_plan_matches_the_code() -> None:
-    """The MNIST plan printed in linear-layers.md is what PackingPlan.describe() says today."""
-    text = (DOCS / "linear-layers.md").read_text(encoding="utf-8")
+    """The MNIST plan printed in chapter 7 is what PackingPlan.describe() says today."""
+    text = CHAPTER_7.read_text(encoding="utf-8")
     assert PackingPlan.for_model(784, 10, 4096).describe() in text
-
-
-def test_cited_tests_exist() -> None:
-    """linear-layers.md names the tests that attack its defences (``tests/x.py::name``): they must exist."""
-    cited = CITED_TEST.findall((DOCS / "linear-layers.md").read_text(encoding="utf-8"))
-    assert len(cited) >= 2, cited
-    for path, name in cited:
-        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
-        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
-        assert name in names, f"linear-layers.md cites {path}::{name}, which does not exist"
 
 
 @pytest.mark.parametrize("sizes", [(784, 10, 4096), (20, 3, 128), (5000, 10, 4096), (7, 1, 8)])

@@ -8,7 +8,7 @@ Oracles, strongest first:
   decrypt them to the input values. A single wrong bit in either sampler or in the PRNG turns the
   result into noise, so this proves all three reproduce SEAL's exactly. Expanding the same seed with
   the 3.5.5 sampler must *not* decrypt (the sampler trap);
-* a scalar reference written here from SEAL 3.5's sampler (``docs/seal-interop.md``), one candidate at a time
+* a scalar reference written here from SEAL 3.5's sampler (chapter 8 of the course), one candidate at a time
   from the PRNG's word stream, compared with heedu's vectorized samplers on random seeds, sizes and
   moduli (including moduli chosen so that a quarter of the candidates are rejected), together with
   the position of the stream afterwards;

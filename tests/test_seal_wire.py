@@ -3,7 +3,7 @@ r"""Acceptance tests for heedu.seal.wire: SEAL's object header, Ciphertext and K
 Oracles:
 
 * an independent writer in this file, built from
-  SEAL 3.5's byte layout (``docs/seal-interop.md``: header ``<HBBBBHQ``, ciphertext members at fixed offsets,
+  SEAL 3.5's byte layout (chapter 8 of the course: header ``<HBBBBHQ``, ciphertext members at fixed offsets,
   nested coefficient array, trailing seed; KSwitchKeys ``parms_id | dim1 | (dim2, PublicKey objects)*``):
   heedu's writer must produce the same bytes and its reader must accept them;
 * the SEAL 4.x layout (version 4.x headers, a ``u64 correction_factor`` after ``scale``) built by hand,

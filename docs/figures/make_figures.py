@@ -1,4 +1,4 @@
-"""Draw the figures of docs/linear-layers.md from heedu's own PackingPlan.
+"""Draw the figures of chapter 7 (docs/course/07-encrypted-linear-layers.md) from heedu's own PackingPlan.
 
 Usage::
 

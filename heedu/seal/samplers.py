@@ -24,7 +24,7 @@ below draws in vectorized chunks and tracks exactly how many words each
 accepted sample used, keeping the stream position identical to SEAL's.
 
 References: SEAL 3.5 ``util/rlwe.cpp`` (``sample_poly_uniform``,
-``sample_poly_ternary``), ``randomgen.h``; the format chapter, ``docs/seal-interop.md``.
+``sample_poly_ternary``), ``randomgen.h``; the format chapter, ``docs/course/08-seal-wire-format.md``.
 """
 
 from __future__ import annotations

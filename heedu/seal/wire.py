@@ -27,7 +27,7 @@ context; every residue must be reduced. Violations raise
 :class:`~heedu.errors.SerializationError`.
 
 References: SEAL 3.5 ``serialization.h``, ``ciphertext.cpp``, ``kswitchkeys.cpp``;
-the format chapter, ``docs/seal-interop.md``.
+the format chapter, ``docs/course/08-seal-wire-format.md``.
 """
 
 from __future__ import annotations
