@@ -1,5 +1,9 @@
 """A local Azure stack on loopback: Azurite (Blob storage emulator) and the real Azure ML inference server.
 
+**Development and test infrastructure, not a deployment.** It stands in for Azure's cloud on one
+machine: the tests, ``heedu serve`` and ``heedu demo-azure`` use it; a real service runs in Azure ML
+(chapter 9 of the course, :mod:`azure_adapter.deploy_v2`).
+
 ``LocalStack`` starts, on free ``127.0.0.1`` ports,
 
 * **Azurite** 3.35.0 (Blob service only), installed on demand with npm into the repo-local, git-ignored
@@ -57,6 +61,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from heedu.errors import HeeduError
+
 __all__ = [
     "AZURITE_VERSION",
     "DEV_ACCOUNT_KEY",
@@ -95,7 +101,7 @@ except (OSError, AttributeError):  # pragma: no cover
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class LocalStackError(RuntimeError):
+class LocalStackError(HeeduError, RuntimeError):
     """A local service could not be installed, started or reached."""
 
 

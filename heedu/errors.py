@@ -15,7 +15,8 @@ error                      meaning                                              
                            scale, seeds, layout sizes)                                 ``sampling``, ``params``,
                                                                                        ``seal.blake2``,
                                                                                        ``inference.packing``,
-                                                                                       ``inference.native``
+                                                                                       ``inference.native``,
+                                                                                       ``inference.cache``
 ``SecurityError``          below the HE standard's 128-bit table without the local     ``params``
                            caller's ``allow_insecure=True``
 ``LevelError``             a level that does not exist or is not reachable (rescale    ``params``, ``encoder``,

@@ -88,3 +88,19 @@ def test_errors_are_also_the_builtin_a_python_user_expects() -> None:
     assert issubclass(heedu.ParameterError, ValueError) and issubclass(heedu.OperandError, ValueError)
     assert issubclass(heedu.MissingKeyError, KeyError) and issubclass(heedu.SecretKeyExposureError, PermissionError)
     assert str(heedu.MissingKeyError("no Galois key for step 3")) == "no Galois key for step 3"
+
+
+def test_every_error_the_azure_adapter_defines_is_a_heedu_error() -> None:
+    """The applications on top root their errors in HeeduError too, so one except clause catches them."""
+    import azure_adapter
+
+    for info in pkgutil.walk_packages(azure_adapter.__path__, "azure_adapter."):
+        if info.name.endswith(("score", "launch_inference_server")):
+            continue  # scripts the inference server runs, not modules to import here
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an optional SDK (azure-ai-ml) that this environment lacks
+            continue
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name:
+                assert issubclass(value, heedu.HeeduError), f"{info.name}.{name} is not rooted in HeeduError"
