@@ -66,8 +66,6 @@ import math
 import os
 import re
 import struct
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,6 +77,7 @@ from azure_adapter.storage_policy import StoragePolicy
 from heedu.errors import HeeduError
 from heedu.inference import EIServer as HeeduEIServer
 from heedu.inference import EncryptedLinearModel
+from heedu.inference.cache import ByteBoundedCache
 from heedu.params import CKKSContext
 from heedu.seal.wire import (
     HEADER,
@@ -116,40 +115,39 @@ class RequestError(HeeduError, ValueError):
 
 
 class KeyCache:
-    """Key blobs by content hash, evicting the least recently used beyond ``max_bytes``; thread-safe."""
+    """Key blobs by content hash in heedu's byte-bounded LRU cache, plus aliases to them; thread-safe.
+
+    An alias (``source``, ``etag``) -> content id lets a blob be found by where it came from; it
+    answers only while the blob it names is still cached.
+    """
 
     def __init__(self, max_bytes: int = KEY_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._blobs: OrderedDict[str, bytes] = OrderedDict()
-        self._aliases: dict[tuple[str, str], str] = {}  # (source, etag) -> content id
-        self._lock = threading.Lock()
+        self._blobs: ByteBoundedCache[str, bytes] = ByteBoundedCache(max_bytes, size_of=len)
+        # At most as many aliases as blobs could ever fit at the smallest (one per kilobyte), LRU too.
+        self._aliases: ByteBoundedCache[tuple[str, str], str] = ByteBoundedCache(
+            max(1, max_bytes // 1024), size_of=lambda _: 1
+        )
+
+    @property
+    def max_bytes(self) -> int:
+        return self._blobs.max_bytes
 
     @property
     def size(self) -> int:
-        with self._lock:
-            return sum(len(b) for b in self._blobs.values())
+        return self._blobs.size
 
     def get(self, content_id: str) -> bytes | None:
-        with self._lock:
-            blob = self._blobs.get(content_id)
-            if blob is not None:
-                self._blobs.move_to_end(content_id)
-            return blob
+        return self._blobs.get(content_id)
 
     def alias(self, source: str, etag: str) -> str | None:
-        with self._lock:
-            return self._aliases.get((source, etag))
+        content_id = self._aliases.get((source, etag))
+        return content_id if content_id is not None and self._blobs.get(content_id) is not None else None
 
     def put(self, blob: bytes, source: str | None = None, etag: str | None = None) -> str:
         content_id = key_exchange.content_key_id(blob)
-        with self._lock:
-            self._blobs[content_id] = blob
-            self._blobs.move_to_end(content_id)
-            if source is not None and etag is not None:
-                self._aliases[(source, etag)] = content_id
-            while sum(len(b) for b in self._blobs.values()) > self.max_bytes and len(self._blobs) > 1:
-                evicted, _ = self._blobs.popitem(last=False)
-                self._aliases = {k: v for k, v in self._aliases.items() if v != evicted}
+        self._blobs.put(content_id, blob)
+        if source is not None and etag is not None:
+            self._aliases.put((source, etag), content_id)
         return content_id
 
 
