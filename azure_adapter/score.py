@@ -347,7 +347,9 @@ def ei_ciphertext_cap(context: CKKSContext) -> int:
     """
     level = context.max_level
     widest = SealCiphertext(
-        context.parms_id(level), np.zeros((2, len(context.ring(level).moduli), context.n), dtype=np.uint64), 1.0
+        context.parms_id(level),
+        np.zeros((2, len(context.ring(level).moduli), context.poly_modulus_degree), dtype=np.uint64),
+        1.0,
     )
     members = len(ciphertext_members(widest))
     return HEADER.size + members + (members >> 12) + (members >> 14) + (members >> 25) + 13
@@ -462,9 +464,9 @@ def _reserialize_for_seal(blob: bytes, context: CKKSContext) -> bytes:
     heedu's reader accepts what SEAL 3.5 aborts on (nested objects of another version, for
     one); writing the parsed keys back leaves no such difference for the original to meet.
     """
-    galois, offset = read_kswitch_keys(blob, 0, context, max_slots=context.n)
+    galois, offset = read_kswitch_keys(blob, 0, context, max_slots=context.poly_modulus_degree)
     relin, _ = read_kswitch_keys(blob, offset, context, max_slots=8)
-    galois_slots = [galois.get(i, []) for i in range(context.n)]  # SEAL's GaloisKeys have N slots
+    galois_slots = [galois.get(i, []) for i in range(context.poly_modulus_degree)]  # SEAL's GaloisKeys have N slots
     relin_slots = [relin.get(i, []) for i in range(max(relin) + 1)]
     return write_kswitch_keys(context.key_parms_id, galois_slots) + write_kswitch_keys(
         context.key_parms_id, relin_slots

@@ -35,7 +35,7 @@ def main() -> None:
     # The modulus chain: the data primes q_0 q_1 q_2. Level l means the ciphertext lives
     # modulo q_0 * ... * q_l. Rescaling divides by q_l and moves to level l - 1.
     for level in range(ctx.max_level, -1, -1):
-        q = ctx.coeff_modulus[level]
+        q = ctx.data_primes[level]
         print(f"    level {level}: last prime q_{level} = {q} (2^{math.log2(q):.10f})")
     print()
 
@@ -75,7 +75,7 @@ def main() -> None:
     except heedu.ScaleMismatchError as error:
         print(f"    ScaleMismatchError: {error}\n")
     print("   The scales differ by a factor 2^40 / q_2 = "
-          f"{2.0**40 / ctx.coeff_modulus[2]:.10f}. Two honest ways out:\n")
+          f"{2.0**40 / ctx.data_primes[2]:.10f}. Two honest ways out:\n")
 
     # Fix 1: declare the product's scale to be 2^40. The data is untouched, so every value is
     # off by the factor above: a relative error of about 1.3e-7 (2^-23), which costs a few of our

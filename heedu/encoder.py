@@ -106,7 +106,7 @@ class CKKSEncoder:
 
     def __init__(self, context: CKKSContext) -> None:
         self.context = context
-        n = context.n
+        n = context.poly_modulus_degree
         self.n = n
         self.slot_count = n // 2
         exponents = slot_exponents(n)

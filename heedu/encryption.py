@@ -85,7 +85,7 @@ class Encryptor:
     ) -> None:
         if public_key is None and secret_key is None:
             raise MissingKeyError("an Encryptor needs a public key, a secret key, or both")
-        key_shape = (context.key_ring.k, context.n)
+        key_shape = (context.key_ring.k, context.poly_modulus_degree)
         if public_key is not None and (
             not isinstance(public_key, PublicKey) or public_key.data.shape != (2, *key_shape)
         ):
@@ -134,8 +134,9 @@ class Encryptor:
         ring = ctx.ring_with_special(level)
         rows = [*range(level + 1), ctx.key_ring.k - 1]
         pk = self.public_key.data[:, rows, :]
-        u = ring.from_signed(self.random.ternary(ctx.n)).to_ntt().data
-        noise = ring.from_signed(np.stack([self.random.gaussian(ctx.n), self.random.gaussian(ctx.n)])).to_ntt().data
+        u = ring.from_signed(self.random.ternary(ctx.poly_modulus_degree)).to_ntt().data
+        n = ctx.poly_modulus_degree
+        noise = ring.from_signed(np.stack([self.random.gaussian(n), self.random.gaussian(n)])).to_ntt().data
         zero = modarith.add_mod(modarith.mul_mod(pk, u[None], ring.q), noise, ring.q)
         zero = mod_down_ntt(ctx, zero, level)
         q = ctx.ring(level).q
@@ -169,7 +170,7 @@ class Encryptor:
         seed = self.random.random_bytes(self.seed_expansion.seed_bytes)
         a = self.seed_expansion.expand(seed, ring.moduli, ring.n)
         s = self._secret_key.at(ring, ctx.key_ring)
-        e = ring.from_signed(self.random.gaussian(ctx.n)).to_ntt().data
+        e = ring.from_signed(self.random.gaussian(ctx.poly_modulus_degree)).to_ntt().data
         c0 = modarith.sub_mod(modarith.add_mod(e, plaintext.data, ring.q), modarith.mul_mod(a, s, ring.q), ring.q)
         return Ciphertext(np.stack([c0, a]), level, plaintext.scale, seed)
 
@@ -197,7 +198,8 @@ class Decryptor:
     """
 
     def __init__(self, context: CKKSContext, secret_key: SecretKey) -> None:
-        if not isinstance(secret_key, SecretKey) or secret_key.data.shape != (context.key_ring.k, context.n):
+        key_shape = (context.key_ring.k, context.poly_modulus_degree)
+        if not isinstance(secret_key, SecretKey) or secret_key.data.shape != key_shape:
             raise ContextMismatchError("secret_key is not a SecretKey of this context")
         self.context = context
         self._secret_key = secret_key

@@ -488,7 +488,7 @@ class Evaluator:
     def _step_elt(self, steps: int) -> int:
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
             raise OperandError(f"rotation steps must be an integer, got {steps!r}")
-        return galois_elt_from_step(int(steps), self.context.n)
+        return galois_elt_from_step(int(steps), self.context.poly_modulus_degree)
 
     def rotate_vector(self, a: Ciphertext, steps: int, galois_keys: GaloisKeys) -> Ciphertext:
         r"""Rotate the slots left by ``steps`` (negative: right), as SEAL: slot ``steps`` moves to slot 0.
@@ -577,4 +577,4 @@ class Evaluator:
         >>> complex(np.round(encoder.decode(decryptor.decrypt(y), complex_output=True)[0], 3))
         (1-2j)
         """
-        return self.apply_galois(a, 2 * self.context.n - 1, galois_keys)
+        return self.apply_galois(a, 2 * self.context.poly_modulus_degree - 1, galois_keys)

@@ -269,7 +269,7 @@ class KeyGenerator:
         self.seed_expansion = seed_expansion
         ring = context.key_ring
         if secret_key is None:
-            coefficients = self.random.ternary(context.n)
+            coefficients = self.random.ternary(context.poly_modulus_degree)
             secret_key = SecretKey(coefficients, ring.from_signed(coefficients).to_ntt().data)
         elif not isinstance(secret_key, SecretKey) or secret_key.data.shape != (ring.k, ring.n):
             raise ContextMismatchError("secret_key must be a SecretKey of this context")
@@ -337,7 +337,7 @@ class KeyGenerator:
         if (new_key >= ring.q).any():
             raise ShapeError("new_key holds residues that are not reduced modulo the key level's primes")
         components, seeds = [], []
-        for j, qj in enumerate(ctx.coeff_modulus):
+        for j, qj in enumerate(ctx.data_primes):
             b, a, seed = self._rlwe_sample(ring, self._secret_key.data)
             factor = np.uint64(ctx.special_prime % qj)
             q = np.uint64(qj)
@@ -375,7 +375,7 @@ class KeyGenerator:
         >>> sorted(keygen.galois_keys(steps=[1, -1]).steps()), keygen.galois_keys(conjugation=True).has_conjugation()
         ([-1, 1], True)
         """
-        n = self.context.n
+        n = self.context.poly_modulus_degree
         step_list = default_rotation_steps(n) if steps is None else list(steps)
         elements = set()
         for step in step_list:

@@ -51,7 +51,7 @@ def decompose(context: CKKSContext, level: int, c_ntt: np.ndarray) -> np.ndarray
     """
     coefficients = context.ring(level).ntt.inverse(c_ntt)
     target = context.ring_with_special(level)
-    digits = np.empty((level + 1, target.k, context.n), dtype=np.uint64)
+    digits = np.empty((level + 1, target.k, context.poly_modulus_degree), dtype=np.uint64)
     for j in range(level + 1):
         others = [i for i in range(target.k) if i != j]
         ring = context.ring_without(level, j)

@@ -286,12 +286,14 @@ class CKKSContext:
             raise ParameterError(f"expected CKKSParameters, got {type(parameters).__name__}")
         self.parameters = parameters
         self.poly_modulus_degree = parameters.poly_modulus_degree
-        self.n = self.poly_modulus_degree
-        self.slot_count = self.n // 2
+        self.slot_count = self.poly_modulus_degree // 2
         self.scale = parameters.scale
-        self.coeff_modulus = parameters.primes[:-1]
+        #: SEAL's name and meaning: every prime, the special prime last.
+        self.coeff_modulus = parameters.primes
+        #: :math:`q_0, \dots, q_L`: the primes a ciphertext lives modulo (the special prime is only in keys).
+        self.data_primes = parameters.primes[:-1]
         self.special_prime = parameters.primes[-1]
-        self.max_level = len(self.coeff_modulus) - 1
+        self.max_level = len(self.data_primes) - 1
         self.total_bits = parameters.total_bits
         self.security_limit_bits = parameters.security_limit_bits
         self.is_secure = parameters.is_secure
@@ -301,16 +303,18 @@ class CKKSContext:
                 f"scale 2^{math.log2(self.scale):.1f} does not fit in the data modulus of "
                 f"{self.total_bits - self.special_prime.bit_length()} bits; choose a smaller scale"
             )
-        self.key_ring = PolyRing(self.n, parameters.primes)
-        self._rings = [PolyRing(self.n, self.coeff_modulus[: level + 1]) for level in range(self.max_level + 1)]
-        self.key_parms_id = parms_id(self.n, parameters.primes)
-        self._parms_ids = [parms_id(self.n, ring.moduli) for ring in self._rings]
+        self.key_ring = PolyRing(self.poly_modulus_degree, parameters.primes)
+        n = self.poly_modulus_degree
+        self._rings = [PolyRing(n, self.data_primes[: level + 1]) for level in range(self.max_level + 1)]
+        self.key_parms_id = parms_id(self.poly_modulus_degree, parameters.primes)
+        self._parms_ids = [parms_id(self.poly_modulus_degree, ring.moduli) for ring in self._rings]
         self._level_of_parms_id = {pid: level for level, pid in enumerate(self._parms_ids)}
         self._rings_without: dict[tuple[int, int], PolyRing] = {}
 
     def __repr__(self) -> str:
         toy = ", TOY (insecure)" if not self.is_secure else ""
-        return f"CKKSContext(N={self.n}, bits={[q.bit_length() for q in self.parameters.primes]}{toy})"
+        bits = [q.bit_length() for q in self.parameters.primes]
+        return f"CKKSContext(N={self.poly_modulus_degree}, bits={bits}{toy})"
 
     def ring(self, level: int) -> PolyRing:
         """The ring of data level ``level`` (primes :math:`q_0 \\dots q_{level}`)."""
@@ -324,7 +328,7 @@ class CKKSContext:
     @cached_property
     def _ring_with_special(self) -> list[PolyRing]:
         return [
-            PolyRing(self.n, (*self.coeff_modulus[: level + 1], self.special_prime))
+            PolyRing(self.poly_modulus_degree, (*self.data_primes[: level + 1], self.special_prime))
             for level in range(self.max_level + 1)
         ]
 
@@ -333,7 +337,7 @@ class CKKSContext:
         key = (level, j)
         if key not in self._rings_without:
             moduli = self.ring_with_special(level).moduli
-            self._rings_without[key] = PolyRing(self.n, moduli[:j] + moduli[j + 1 :])
+            self._rings_without[key] = PolyRing(self.poly_modulus_degree, moduli[:j] + moduli[j + 1 :])
         return self._rings_without[key]
 
     def parms_id(self, level: int) -> bytes:
@@ -366,7 +370,7 @@ class CKKSContext:
             ``scale`` is not a finite number in that range.
         """
         self.check_level(level)
-        bits = sum(q.bit_length() for q in self.coeff_modulus[: level + 1])
+        bits = sum(q.bit_length() for q in self.data_primes[: level + 1])
         real = isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool)
         if not real or not (math.isfinite(scale) and scale >= 1 and math.log2(scale) < bits):  # type: ignore[arg-type]
             raise ScaleOutOfBoundsError(
@@ -381,13 +385,13 @@ class CKKSContext:
             lines.append("!" * 72)
             lines.append("!!! TOY PARAMETERS: NOT 128-BIT SECURE. FOR TEACHING AND TESTS ONLY. !!!")
             lines.append("!" * 72)
-        bits = [q.bit_length() for q in self.coeff_modulus]
+        bits = [q.bit_length() for q in self.data_primes]
         data_bits = sum(bits)
         lines += [
-            f"CKKS, N = {self.n} ({self.slot_count} complex slots)",
+            f"CKKS, N = {self.poly_modulus_degree} ({self.slot_count} complex slots)",
             f"data primes q_0..q_{self.max_level}: {bits} bits; "
             f"special prime p: {self.special_prime.bit_length()} bits",
-            f"log2(QP) = {self.total_bits}; HE-standard 128-bit bound for N = {self.n}: "
+            f"log2(QP) = {self.total_bits}; HE-standard 128-bit bound for N = {self.poly_modulus_degree}: "
             f"{self.security_limit_bits if self.security_limit_bits else 'none (N < 1024)'}"
             f" -> {'secure (128-bit classical)' if self.is_secure else 'INSECURE'}",
             f"levels: {self.max_level} rescale(s) available (top level {self.max_level}, last 0)",
@@ -395,7 +399,7 @@ class CKKSContext:
             f"precision budget at level 0: q_0 has {bits[0]} bits, "
             f"so |value| < 2^{bits[0] - 1 - math.log2(self.scale):.1f} "
             "at the default scale",
-            f"fresh ciphertext: {2 * (self.max_level + 1) * self.n * 8 / 1e6:.2f} MB uncompressed "
+            f"fresh ciphertext: {2 * (self.max_level + 1) * self.poly_modulus_degree * 8 / 1e6:.2f} MB uncompressed "
             f"({data_bits} bits of modulus)",
         ]
         return "\n".join(lines)

@@ -89,10 +89,10 @@ def check_polynomials(context: CKKSContext, data: object, level: int, scale: obj
     """
     context.check_level(level)
     shape = getattr(data, "shape", None)
-    if shape is None or tuple(shape[-2:]) != (level + 1, context.n):
+    if shape is None or tuple(shape[-2:]) != (level + 1, context.poly_modulus_degree):
         raise ContextMismatchError(
-            f"{what} data has shape {shape}, expected (..., {level + 1}, {context.n}) at level {level} of this "
-            "context: was it made with other parameters?"
+            f"{what} data has shape {shape}, expected (..., {level + 1}, {context.poly_modulus_degree}) at level "
+            f"{level} of this context: was it made with other parameters?"
         )
     if not isinstance(data, np.ndarray) or data.dtype != np.uint64:
         raise ShapeError(f"{what} data must be a uint64 NumPy array of residues, got {getattr(data, 'dtype', None)}")

@@ -138,21 +138,21 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
         return _frame(KIND_PLAINTEXT, 0, context.parms_id(obj.level), payload)
     if isinstance(obj, Ciphertext):
         check_ciphertext(context, obj)
-        seeded = obj.size == 2 and _shake_seed(obj.seed, obj.data[1], context.coeff_modulus[0])
+        seeded = obj.size == 2 and _shake_seed(obj.seed, obj.data[1], context.data_primes[0])
         body = _words(obj.data[0]) + obj.seed if seeded else _words(obj.data)  # type: ignore[operator]
         payload = struct.pack("<IId", obj.level, obj.size, obj.scale) + body
         return _frame(KIND_CIPHERTEXT, FLAG_SEEDED if seeded else 0, context.parms_id(obj.level), payload)
     if isinstance(obj, PublicKey):
-        seeded = _shake_seed(obj.seed, obj.data[1], context.coeff_modulus[0])
+        seeded = _shake_seed(obj.seed, obj.data[1], context.data_primes[0])
         payload = _words(obj.data[0]) + (obj.seed if seeded else _words(obj.data[1]))  # type: ignore[operator]
         return _frame(KIND_PUBLIC_KEY, FLAG_SEEDED if seeded else 0, context.key_parms_id, payload)
     if isinstance(obj, RelinKeys):
-        seeded = _seedable(obj.key, context.coeff_modulus[0])
+        seeded = _seedable(obj.key, context.data_primes[0])
         payload = _kswitch_payload(obj.key, seeded)
         return _frame(KIND_RELIN_KEYS, FLAG_SEEDED if seeded else 0, context.key_parms_id, payload)
     if isinstance(obj, GaloisKeys):
         # One flag for the whole set: seeds only if every key has them (else every key in full).
-        seeded = bool(obj.keys) and all(_seedable(key, context.coeff_modulus[0]) for key in obj.keys.values())
+        seeded = bool(obj.keys) and all(_seedable(key, context.data_primes[0]) for key in obj.keys.values())
         parts = [struct.pack("<I", len(obj.keys))]
         for galois_elt in sorted(obj.keys):
             parts.append(struct.pack("<I", galois_elt) + _kswitch_payload(obj.keys[galois_elt], seeded))
@@ -275,7 +275,7 @@ def loads(
         raise SerializationError(f"unknown object kind {kind}")
     if context is None:
         raise TypeError("loads() needs the context this object belongs to: loads(data, context)")
-    n = context.n
+    n = context.poly_modulus_degree
     if kind == KIND_PLAINTEXT or kind == KIND_CIPHERTEXT:
         level = _level_from(context, pid)
         ring = context.ring(level)

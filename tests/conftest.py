@@ -84,7 +84,7 @@ class Kit:
 
     @property
     def n(self) -> int:
-        return self.context.n
+        return self.context.poly_modulus_degree
 
     @property
     def slots(self) -> int:

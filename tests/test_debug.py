@@ -37,7 +37,7 @@ def test_zero_noise_encryption_measures_zero_noise(toy):
     report = measure_noise(ctx, keygen.secret_key(), ct, values)
     assert report.noise_bits == 0.0  # log2(max(|e|, 1)): exactly no noise
     # precision is then limited by the encoding rounding alone: at most N/(2*scale) per slot
-    assert report.precision.max_abs_error <= ctx.n / (2 * ctx.scale)
+    assert report.precision.max_abs_error <= ctx.poly_modulus_degree / (2 * ctx.scale)
 
 
 def test_noise_grows_with_multiplication_and_shrinks_with_rescale(toy):

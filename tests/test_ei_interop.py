@@ -296,7 +296,8 @@ def bad(round784, pkg):
     raw = base64.b64decode(good)
     members = members_of(raw)
     heedu_ctx = heedu.CKKSContext(heedu.CKKSParameters.tutorial())
-    level0 = SealCiphertext(heedu_ctx.parms_id(0), np.zeros((2, 1, heedu_ctx.n), dtype=np.uint64), 2.0**40)
+    zeros = np.zeros((2, 1, heedu_ctx.poly_modulus_degree), dtype=np.uint64)
+    level0 = SealCiphertext(heedu_ctx.parms_id(0), zeros, 2.0**40)
     rng = np.random.default_rng(11)
     cut = (len(good) // 2) // 4 * 4
     return {

@@ -204,7 +204,7 @@ def test_round_trip_error_is_bounded_by_the_rounding_of_each_coefficient(toy, da
     r"""Encoding rounds each of the N coefficients of :math:`\Delta\sigma^{-1}(z)` half to even: the
     integers are exactly the rounded products, and each slot moves by at most :math:`N/(2\Delta)`."""
     context, encoder = toy.context, toy.encoder
-    n, magnitude = context.n, 1e3
+    n, magnitude = context.poly_modulus_degree, 1e3
     level = data.draw(st.integers(0, context.max_level))
     level_bits = context.ring(level).basis.product.bit_length()
     k = data.draw(st.integers(10, min(45, level_bits - 14)))  # 2^k * |m_k| <= 2^k * 2 * 1e3 < Q/2
@@ -232,7 +232,7 @@ def test_round_trip_error_is_bounded_by_the_rounding_of_each_coefficient(toy, da
 def test_one_hot_vector_lands_in_its_slot(toy, j):
     r"""Slot ``j`` is the value at :math:`\zeta^{3^j}`, checked by evaluating the polynomial directly."""
     context, encoder = toy.context, toy.encoder
-    n, scale = context.n, context.scale
+    n, scale = context.poly_modulus_degree, context.scale
     value = 0.75 - 0.5j
     z = np.zeros(context.slot_count, dtype=np.complex128)
     z[j] = value
@@ -264,10 +264,10 @@ def test_encode_constant_is_the_rounded_constant_polynomial(toy, data, value):
     plaintext = encoder.encode_constant(value, scale=scale, level=level)
     coefficients = exact_coefficients(context, plaintext)
     assert coefficients[0] == half_even(Fraction(value) * 2**k)
-    assert coefficients[1:] == [0] * (context.n - 1)
+    assert coefficients[1:] == [0] * (context.poly_modulus_degree - 1)
     # a constant polynomial takes the same value at every root: only one rounding error, 1/(2 Delta)
     decoded = encoder.decode(plaintext, complex_output=True)
-    assert np.max(np.abs(decoded - value)) <= 1 / (2 * scale) + 4 * EPS * abs(value) * context.n
+    assert np.max(np.abs(decoded - value)) <= 1 / (2 * scale) + 4 * EPS * abs(value) * context.poly_modulus_degree
 
 
 @given(st.data())
@@ -278,9 +278,9 @@ def test_plaintext_lives_at_the_requested_level_and_scale(toy, data):
     plaintext = encoder.encode(data.draw(real_vectors(context.slot_count, 10.0)), scale=scale, level=level)
     assert plaintext.level == level
     assert plaintext.scale == scale
-    assert plaintext.data.shape == (level + 1, context.n)
+    assert plaintext.data.shape == (level + 1, context.poly_modulus_degree)
     assert plaintext.data.dtype == np.uint64
-    moduli = np.array(context.coeff_modulus[: level + 1], dtype=np.uint64)[:, None]
+    moduli = np.array(context.data_primes[: level + 1], dtype=np.uint64)[:, None]
     assert np.all(plaintext.data < moduli)
     assert f"level={level}" in repr(plaintext)
 
@@ -308,7 +308,7 @@ def test_scales_above_2_to_the_62_encode_exactly(data):
     decoded = encoder.decode(plaintext, complex_output=True)
     padded = np.zeros(context.slot_count, dtype=np.complex128)
     padded[: len(z)] = z
-    assert np.max(np.abs(decoded - padded)) <= slot_bound(context.n, scale, z, m)
+    assert np.max(np.abs(decoded - padded)) <= slot_bound(context.poly_modulus_degree, scale, z, m)
 
 
 def test_mixed_magnitudes_around_2_to_the_62_encode_exactly():
@@ -327,15 +327,15 @@ def test_mixed_magnitudes_around_2_to_the_62_encode_exactly():
     assert exact_coefficients(context, plaintext) == [int(v) for v in np.rint(coefficients * scale)]
     decoded = encoder.decode(plaintext)
     # rounding error 1/(2 scale) per coefficient is negligible; float error of one embedding remains
-    tolerance = FP * context.n * EPS * np.abs(coefficients).sum()
+    tolerance = FP * context.poly_modulus_degree * EPS * np.abs(coefficients).sum()
     assert np.max(np.abs(decoded - encoder.embed(coefficients).real)) <= tolerance
 
 
 def test_rounding_is_half_to_even(toy):
     context, encoder = toy.context, toy.encoder
     halves = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, -3.5, 4.5, 1e6 + 0.5, -(1e6 + 1.5), 0.49999999999999994]
-                      + [0.0] * (context.n - 12))
-    expected = [0, 2, 2, 0, -2, -2, 4, -4, 4, 1000000, -1000002, 0] + [0] * (context.n - 12)
+                      + [0.0] * (context.poly_modulus_degree - 12))
+    expected = [0, 2, 2, 0, -2, -2, 4, -4, 4, 1000000, -1000002, 0] + [0] * (context.poly_modulus_degree - 12)
     assert exact_coefficients(context, encoder.encode_coefficients(halves, scale=1.0, level=0)) == expected
     # the same through the scale: 0.625 * 4 = 2.5 -> 2, 0.875 * 4 = 3.5 -> 4
     assert exact_coefficients(context, encoder.encode_constant(0.625, scale=4.0))[0] == 2
@@ -350,12 +350,12 @@ def test_exact_halves_round_to_the_even_neighbour(toy, k):
 
 def test_largest_value_that_fits_the_modulus_and_the_first_that_does_not(toy):
     context, encoder = toy.context, toy.encoder
-    q0 = context.coeff_modulus[0]
+    q0 = context.data_primes[0]
     top = (q0 - 1) // 2  # centered residues mod q0 cover [-(q0-1)/2, (q0-1)/2]
     for value in (top, -top):
         plaintext = encoder.encode_constant(float(value), scale=1.0, level=0)
         assert exact_coefficients(context, plaintext)[0] == value
-        assert np.max(np.abs(encoder.decode(plaintext) - value)) <= FP * context.n * EPS * top
+        assert np.max(np.abs(encoder.decode(plaintext) - value)) <= FP * context.poly_modulus_degree * EPS * top
     with pytest.raises(heedu.EncodingError, match="level-0 modulus"):
         encoder.encode_constant(float(top + 1), scale=1.0, level=0)
     with pytest.raises(heedu.EncodingError, match="reduce the scale"):

@@ -86,7 +86,7 @@ def times(a: Expect, b: Expect) -> Expect:
 
 def key_switched(kit, a: Expect, level: int, scale: float, values: np.ndarray | None = None) -> Expect:
     context = kit.context
-    digits = sum(q - 1 for q in context.coeff_modulus[: level + 1])
+    digits = sum(q - 1 for q in context.data_primes[: level + 1])
     switch = NOISE_BOUND * kit.n * digits / context.special_prime + (1 + kit.hamming_weight) / 2
     return Expect(a.values if values is None else values, a.bound + kit.n * switch / scale)
 
@@ -163,7 +163,7 @@ def test_multiply_plain_then_rescale(toy, x, y, level):
     assert (product.size, product.level, product.scale) == (2, level, a.scale * pt.scale)
     expect = times(ea, plain(toy, y, pt.scale))
     assert_decrypts_to(toy, product, expect)
-    last_prime = toy.context.coeff_modulus[level]
+    last_prime = toy.context.data_primes[level]
     down = ev.rescale_to_next(product)
     assert (down.level, down.scale) == (level - 1, product.scale / last_prime)
     assert_decrypts_to(toy, down, rescaled(toy, expect, down.scale))
@@ -189,7 +189,7 @@ def test_multiply_relinearize_rescale(toy, x, y, level):
 
     down = ev.rescale_to_next(relinearized)
     assert down.level == level - 1
-    assert down.scale == product.scale / toy.context.coeff_modulus[level]  # divided by the last prime
+    assert down.scale == product.scale / toy.context.data_primes[level]  # divided by the last prime
     assert_decrypts_to(toy, down, rescaled(toy, expect, down.scale))
 
 
@@ -564,7 +564,7 @@ def test_issue_example_at_tutorial_parameters(tutorial):
     ct = kit.encryptor.encrypt(kit.encoder.encode(x))
     squared = ev.rescale_to_next(ev.relinearize(ev.multiply(ct, ct), kit.relin_keys))
     assert squared.level == 1
-    assert squared.scale == 2.0**80 / kit.context.coeff_modulus[2]
+    assert squared.scale == 2.0**80 / kit.context.data_primes[2]
     y = kit.encoder.decode(kit.decryptor.decrypt(ev.rotate_vector(squared, 3, kit.galois_keys)))
     assert np.max(np.abs(y - np.roll(x * x, -3))) < 1e-5
 

@@ -65,7 +65,7 @@ def expected_switch_term(context: heedu.CKKSContext, target: np.ndarray, j: int)
     ring = context.key_ring
     target_ntt = ring.from_signed(target).to_ntt().data
     out = np.zeros_like(target_ntt)
-    qj = context.coeff_modulus[j]
+    qj = context.data_primes[j]
     out[j] = modarith.mul_mod(target_ntt[j], np.uint64(context.special_prime % qj), np.uint64(qj))
     return out
 
@@ -193,8 +193,8 @@ def check_kswitch_key(kit, key: heedu.KSwitchKey, target: np.ndarray, exact: boo
     """Component j of ``key`` encrypts [p]_{q_j} s' in row j (and 0 elsewhere) under s."""
     context = kit.context
     ring = context.key_ring
-    assert key.data.shape == (len(context.coeff_modulus), 2, ring.k, kit.n)
-    for j in range(len(context.coeff_modulus)):
+    assert key.data.shape == (len(context.data_primes), 2, ring.k, kit.n)
+    for j in range(len(context.data_primes)):
         phase = key_phase(context, key.data[j], kit.secret_key)
         residual = modarith.sub_mod(phase, expected_switch_term(context, target, j), ring.q)
         if exact:

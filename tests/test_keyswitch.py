@@ -73,7 +73,7 @@ def switch_bound(kit, level: int, noisy: bool) -> float:
     rounding = (1 + kit.hamming_weight) / 2
     if not noisy:
         return rounding
-    digits = sum(q - 1 for q in context.coeff_modulus[: level + 1])
+    digits = sum(q - 1 for q in context.data_primes[: level + 1])
     return NOISE_BOUND * kit.n * digits / context.special_prime + rounding
 
 
@@ -92,11 +92,11 @@ def test_digits_are_the_residues_lifted_to_every_prime(toy_context, seed, level)
     c = uniform_poly(context, level, seed)
     digits = keyswitch.decompose(context, level, c)
     target = context.ring_with_special(level)
-    assert digits.shape == (level + 1, level + 2, context.n)
+    assert digits.shape == (level + 1, level + 2, context.poly_modulus_degree)
     c_coefficients = context.ring(level).ntt.inverse(c)
     recombined = 0
     big_q = context.ring(level).basis.product
-    for j, qj in enumerate(context.coeff_modulus[: level + 1]):
+    for j, qj in enumerate(context.data_primes[: level + 1]):
         values = target.basis.compose(target.ntt.inverse(digits[j]))  # in [0, Q_l p)
         assert values == [int(v) for v in c_coefficients[j]]  # d_j = [c]_{q_j}, lifted in [0, q_j)
         assert all(0 <= v < qj for v in values)

@@ -679,7 +679,7 @@ def test_key_bundle_holds_a_public_key_and_exactly_the_plan_steps_trimmed(
 ) -> None:
     served: Served = request.getfixturevalue(name)
     ctx, packing = served.context, served.plan.packing
-    top, n = ctx.max_level, ctx.n
+    top, n = ctx.max_level, ctx.poly_modulus_degree
     header, public_blob, galois_blob = split_keys(served.keys)
     assert KEYS_HEADER.unpack(header) == (b"HEIK", PROTOCOL_VERSION, 0, 0, served.plan.fingerprint)
     public_key = loads(public_blob, ctx)
@@ -709,9 +709,9 @@ def test_trimmed_keys_are_smaller_and_untrimmed_keys_still_work(deep: Served) ->
     assert len(trimmed) < len(untrimmed)
     # Expected sizes from the shapes: one polynomial per component and row, plus a seed per component.
     levels = plan.packing.steps_by_level(ctx.max_level)
-    payload = sum(4 + 4 + (level + 1) * ((level + 2) * ctx.n * 8 + 32) for level in levels.values())
+    payload = sum(4 + 4 + (level + 1) * ((level + 2) * ctx.poly_modulus_degree * 8 + 32) for level in levels.values())
     assert len(trimmed_galois) == 48 + 4 + payload
-    assert len(public_blob) == 48 + (ctx.max_level + 2) * ctx.n * 8 + 32  # seeded: b and a seed
+    assert len(public_blob) == 48 + (ctx.max_level + 2) * ctx.poly_modulus_degree * 8 + 32  # seeded: b and a seed
     x = np.random.default_rng(23).normal(size=(2, 20))
     for keys in (trimmed, untrimmed):
         deep.assert_close(x, client.decrypt(deep.server.predict(client.encrypt(x), keys)))
@@ -749,7 +749,7 @@ def test_keys_of_another_client_are_refused_not_decrypted_to_garbage(multi: Serv
 def _keys_without(served: Served, step: int) -> bytes:
     header, public_blob, galois_blob = split_keys(served.keys)
     galois = loads(galois_blob, served.context)
-    element = galois_elt_from_step(step, served.context.n)
+    element = galois_elt_from_step(step, served.context.poly_modulus_degree)
     keys = {g: k for g, k in galois.keys.items() if g != element}
     assert len(keys) == len(galois.keys) - 1
     return join_keys(header, public_blob, dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context))
@@ -758,7 +758,7 @@ def _keys_without(served: Served, step: int) -> bytes:
 def _keys_trimmed(served: Served, step: int, level: int) -> bytes:
     header, public_blob, galois_blob = split_keys(served.keys)
     galois = loads(galois_blob, served.context)
-    element = galois_elt_from_step(step, served.context.n)
+    element = galois_elt_from_step(step, served.context.poly_modulus_degree)
     keys = dict(galois.keys)
     keys[element] = keys[element].trimmed(level)
     return join_keys(header, public_blob, dumps(GaloisKeys(keys, galois.poly_modulus_degree), served.context))
@@ -875,7 +875,7 @@ def test_answers_hold_one_level_zero_ciphertext_per_group(multi: Served) -> None
     for blob in answer.blobs:
         ciphertext = loads(blob, ctx)
         assert isinstance(ciphertext, Ciphertext) and ciphertext.level == 0 and ciphertext.size == 2
-        assert math.isclose(ciphertext.scale, ctx.scale**2 / ctx.coeff_modulus[-1], rel_tol=1e-12)
+        assert math.isclose(ciphertext.scale, ctx.scale**2 / ctx.data_primes[-1], rel_tol=1e-12)
         assert len(blob) < len(Envelope.parse(query).blobs[0])
 
 

@@ -82,7 +82,7 @@ def test_level_of_inverts_parms_id(context: CKKSContext) -> None:
         pid = context.parms_id(level)
         assert context.level_of(pid) == level
         assert context.level_of(bytearray(pid)) == level
-        assert pid == parms_id(context.n, context.coeff_modulus[: level + 1])
+        assert pid == parms_id(context.poly_modulus_degree, context.data_primes[: level + 1])
 
 
 def test_level_of_rejects_unknown_ids(tutorial: CKKSContext) -> None:
@@ -105,10 +105,17 @@ def test_same_primes_given_explicitly_give_the_same_ids(tutorial: CKKSContext) -
 # --------------------------------------------------------------------------------------
 
 
+def test_a_context_rebuilt_from_its_coeff_modulus_is_the_same_chain(tutorial: CKKSContext) -> None:
+    """Once ``CKKSParameters(coeff_modulus=ctx.coeff_modulus)`` silently built a chain one level shorter."""
+    again = CKKSContext(CKKSParameters(poly_modulus_degree=8192, coeff_modulus=tutorial.coeff_modulus))
+    assert again.max_level == tutorial.max_level and again.parms_id(0) == tutorial.parms_id(0)
+
+
 def test_tutorial_chain(tutorial: CKKSContext) -> None:
-    assert tutorial.n == tutorial.poly_modulus_degree == 8192
+    assert tutorial.poly_modulus_degree == 8192 and not hasattr(tutorial, "n")  # one name per meaning
     assert tutorial.slot_count == 4096
-    assert tutorial.coeff_modulus == SEAL_TUTORIAL_PRIMES[:3]
+    assert tutorial.data_primes == SEAL_TUTORIAL_PRIMES[:3]
+    assert tutorial.coeff_modulus == SEAL_TUTORIAL_PRIMES  # SEAL's meaning: every prime, special prime last
     assert tutorial.special_prime == SEAL_TUTORIAL_PRIMES[3]
     assert tutorial.scale == 2.0**40
     assert tutorial.total_bits == 200
@@ -121,13 +128,13 @@ def test_tutorial_chain(tutorial: CKKSContext) -> None:
 def test_levels_rings_and_counts(context: CKKSContext) -> None:
     primes = context.parameters.primes
     assert context.max_level == len(primes) - 2
-    assert context.slot_count == context.n // 2
-    assert context.coeff_modulus == primes[:-1]
+    assert context.slot_count == context.poly_modulus_degree // 2
+    assert context.data_primes == primes[:-1]
     assert context.special_prime == primes[-1]
     assert context.total_bits == sum(q.bit_length() for q in primes)
     for level in range(context.max_level + 1):
         assert context.ring(level).moduli == primes[: level + 1]
-        assert context.ring(level).n == context.n
+        assert context.ring(level).n == context.poly_modulus_degree
         assert context.ring_with_special(level).moduli == (*primes[: level + 1], primes[-1])
     assert context.key_ring.moduli == primes
 

@@ -128,7 +128,8 @@ OFF_NESTED, OFF_COUNT, OFF_DATA = 65, 81, 89  # nested array header, its u64 cou
 def random_polys(
     context: heedu.CKKSContext, moduli: tuple[int, ...], size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    return np.stack([np.stack([rng.integers(0, q, context.n, dtype=np.uint64) for q in moduli]) for _ in range(size)])
+    n = context.poly_modulus_degree
+    return np.stack([np.stack([rng.integers(0, q, n, dtype=np.uint64) for q in moduli]) for _ in range(size)])
 
 
 def expand(seed: bytes, moduli: tuple[int, ...], n: int, version: str = "3.5.0") -> np.ndarray:
@@ -148,14 +149,16 @@ def make_ct(
         return SealCiphertext(context.parms_id(level), random_polys(context, moduli, size, rng), scale)
     seed = rng.bytes(64)
     c0 = random_polys(context, moduli, 1, rng)[0]
-    return SealCiphertext(context.parms_id(level), np.stack([c0, expand(seed, moduli, context.n)]), scale, seed)
+    c1 = expand(seed, moduli, context.poly_modulus_degree)
+    return SealCiphertext(context.parms_id(level), np.stack([c0, c1]), scale, seed)
 
 
 def make_key_component(context: heedu.CKKSContext, rng: np.random.Generator) -> SealCiphertext:
     moduli = context.key_ring.moduli
     seed = rng.bytes(64)
     c0 = random_polys(context, moduli, 1, rng)[0]
-    return SealCiphertext(context.key_parms_id, np.stack([c0, expand(seed, moduli, context.n)]), 1.0, seed)
+    c1 = expand(seed, moduli, context.poly_modulus_degree)
+    return SealCiphertext(context.key_parms_id, np.stack([c0, c1]), 1.0, seed)
 
 
 def assert_same_ct(got: SealCiphertext, want: SealCiphertext) -> None:
@@ -233,7 +236,7 @@ def test_seeded_reader_uses_the_requested_sampler(toy_context, base):
     moduli = toy_context.ring(2).moduli
     late = read_ciphertext(blob, toy_context, sampler="3.5.5")
     np.testing.assert_array_equal(late.data[0], ct.data[0])
-    np.testing.assert_array_equal(late.data[1], expand(ct.seed, moduli, toy_context.n, "3.5.5"))
+    np.testing.assert_array_equal(late.data[1], expand(ct.seed, moduli, toy_context.poly_modulus_degree, "3.5.5"))
     assert (late.data[1] != ct.data[1]).mean() > 0.9
 
 
@@ -328,9 +331,9 @@ def _seal_secret_from_bytes(context: heedu.CKKSContext, blob: bytes) -> heedu.Se
     members = unwrap(blob)
     offset = 32 + 8 + 8 + 16
     (count,) = struct.unpack_from("<Q", members, offset)
-    assert count == context.key_ring.k * context.n
+    assert count == context.key_ring.k * context.poly_modulus_degree
     data = np.frombuffer(members, dtype="<u8", count=count, offset=offset + 8).astype(np.uint64)
-    data = data.reshape(context.key_ring.k, context.n)
+    data = data.reshape(context.key_ring.k, context.poly_modulus_degree)
     from heedu.ring import RNSPoly
 
     coefficients = RNSPoly(context.key_ring, data, is_ntt=True).to_coeff().to_signed()
@@ -485,9 +488,10 @@ def test_bytes_after_the_zlib_stream_inside_the_object(toy_context, base):
 
 def test_compressed_nested_array_is_rejected(toy_context):
     """SEAL writes the nested array uncompressed; a zlib one is refused (as compressed, or as inflating too much)."""
-    array = struct.pack("<Q", 2 * 3 * toy_context.n) + bytes(8 * 2 * 3 * toy_context.n)
-    head = toy_context.parms_id(2) + struct.pack("<BQQQd", 1, 2, toy_context.n, 3, 2.0**30)
-    assert read_ciphertext(wrap(head + wrap(array, 0)), toy_context).data.shape == (2, 3, toy_context.n)
+    n = toy_context.poly_modulus_degree
+    array = struct.pack("<Q", 2 * 3 * n) + bytes(8 * 2 * 3 * n)
+    head = toy_context.parms_id(2) + struct.pack("<BQQQd", 1, 2, n, 3, 2.0**30)
+    assert read_ciphertext(wrap(head + wrap(array, 0)), toy_context).data.shape == (2, 3, n)
     _rejects(wrap(head + wrap(array, 1)), toy_context, r"uncompressed|limit")
 
 
@@ -848,7 +852,7 @@ def _check_accepted_ciphertext(ct: SealCiphertext, context: heedu.CKKSContext) -
     level = context.level_of(ct.parms_id)
     moduli = np.array(context.ring(level).moduli, dtype=np.uint64)[:, None]
     assert ct.data.dtype == np.uint64 and ct.data.ndim == 3
-    assert 2 <= ct.data.shape[0] <= 16 and ct.data.shape[1:] == (level + 1, context.n)
+    assert 2 <= ct.data.shape[0] <= 16 and ct.data.shape[1:] == (level + 1, context.poly_modulus_degree)
     assert (ct.data < moduli).all()
     assert ct.scale > 0 and np.isfinite(ct.scale)
     assert ct.seed is None or len(ct.seed) == 64
@@ -916,7 +920,7 @@ def test_fuzz_read_kswitch_keys_raises_only_heedu_errors(toy_context, keys, data
     for index, components in slots.items():
         assert 0 <= index < 8 and len(components) == toy_context.max_level + 1
         for ct in components:
-            assert ct.parms_id == toy_context.key_parms_id and ct.data.shape == (2, 4, toy_context.n)
+            assert ct.parms_id == toy_context.key_parms_id and ct.data.shape == (2, 4, toy_context.poly_modulus_degree)
             assert (ct.data < np.array(toy_context.key_ring.moduli, dtype=np.uint64)[:, None]).all()
 
 

@@ -75,7 +75,7 @@ def _parameters_blob(n: int, primes: list[int], scale: float = 2.0**30, flag: in
 def test_the_writer_cannot_opt_the_reader_into_a_toy_ring(toy):
     # The attack: a fake peer sends N = 32 parameters whose flag byte says "allow insecure".
     ctx, _, _ = toy
-    hostile = _parameters_blob(ctx.n, list(ctx.parameters.primes), flag=1)
+    hostile = _parameters_blob(ctx.poly_modulus_degree, list(ctx.parameters.primes), flag=1)
     with pytest.raises(heedu.SecurityError, match="allow_insecure=True"):
         loads(hostile)
     assert loads(hostile, allow_insecure=True) == ctx.parameters  # only the reader's own opt-in counts
@@ -124,7 +124,7 @@ def test_stored_scales_outside_the_level_are_refused(toy, scale):
 def test_seeded_ciphertext_stores_a_seed_instead_of_c1(toy):
     ctx, _, objects = toy
     fresh, seeded = len(dumps(objects["ciphertext"], ctx)), len(dumps(objects["symmetric"], ctx))
-    c1_bytes = 8 * (ctx.max_level + 1) * ctx.n
+    c1_bytes = 8 * (ctx.max_level + 1) * ctx.poly_modulus_degree
     assert seeded == fresh - c1_bytes + 32
 
 

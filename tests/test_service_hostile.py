@@ -244,13 +244,13 @@ def materials(ei: EIIdentity, azurite: AzuriteServer, model: Model) -> Materials
     }
 
     _, blob = ei.client.get_public_keys()
-    galois, relin_offset = wire.read_kswitch_keys(blob, 0, ctx, max_slots=ctx.n)
+    galois, relin_offset = wire.read_kswitch_keys(blob, 0, ctx, max_slots=ctx.poly_modulus_degree)
     relin_blob = blob[relin_offset:]
 
-    def galois_keys(keep: Callable[[int], bool], width: int = ctx.n) -> bytes:
+    def galois_keys(keep: Callable[[int], bool], width: int = ctx.poly_modulus_degree) -> bytes:
         return wire.write_kswitch_keys(ctx.key_parms_id, [galois.get(i, []) if keep(i) else [] for i in range(width)])
 
-    missing = (pow(3, ROTATION_LADDER[10], 2 * ctx.n) - 1) // 2  # the key for +1024
+    missing = (pow(3, ROTATION_LADDER[10], 2 * ctx.poly_modulus_degree) - 1) // 2  # the key for +1024
     variants = {
         "galois missing +1024": galois_keys(lambda i: i != missing) + relin_blob,
         "galois for 64 slots": galois_keys(lambda i: True, 64) + relin_blob,

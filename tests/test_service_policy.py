@@ -290,7 +290,7 @@ def test_the_ciphertext_cap_is_a_top_level_ciphertext_of_the_protocol() -> None:
     assert 2 * 3 * 8192 * 8 < cap < 2 * 3 * 8192 * 8 + 1024  # two polynomials, three primes, N = 8192
     random = np.random.default_rng(1)
     moduli = np.array(ctx.ring(ctx.max_level).moduli, dtype=np.uint64)[:, None]
-    data = (random.integers(0, 2**63, size=(2, 3, ctx.n), dtype=np.uint64) % moduli).astype(np.uint64)
+    data = (random.integers(0, 2**63, size=(2, 3, ctx.poly_modulus_degree), dtype=np.uint64) % moduli).astype(np.uint64)
     widest = wire.SealCiphertext(ctx.parms_id(ctx.max_level), data, 2.0**40)
     for mode in (wire.COMPR_NONE, wire.COMPR_ZLIB):
         raw = wire.write_ciphertext(widest, mode)

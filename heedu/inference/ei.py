@@ -106,7 +106,7 @@ def key_id_of_seed(seed: bytes) -> str:
 
 def seal_secret_key(context: CKKSContext, seed: bytes) -> SecretKey:
     """SEAL 3.5's secret key from a 64-byte seed: ternary coefficients from ``BlakePRNG(seed)``."""
-    coefficients = sample_ternary(WordStream(BlakePRNG(seed)), context.n)
+    coefficients = sample_ternary(WordStream(BlakePRNG(seed)), context.poly_modulus_degree)
     return SecretKey(coefficients, context.key_ring.from_signed(coefficients).to_ntt().data)
 
 
@@ -172,10 +172,10 @@ class EILinearRegressionClient:
         """``(key_id, blob)``: GaloisKeys for rotations by powers of two, then RelinKeys, as SEAL 3.5 objects."""
         ctx = self.context
         ring = ctx.key_ring
-        slots: list[list[SealCiphertext]] = [[] for _ in range(ctx.n)]
+        slots: list[list[SealCiphertext]] = [[] for _ in range(ctx.poly_modulus_degree)]
         secret = RNSPoly(ring, self._secret.data, is_ntt=True)
         for step in ROTATION_LADDER:
-            galois_elt = pow(3, step, 2 * ctx.n)
+            galois_elt = pow(3, step, 2 * ctx.poly_modulus_degree)
             slots[(galois_elt - 1) // 2] = self._kswitch_components(secret.apply_galois(galois_elt).data)
         galois = write_kswitch_keys(ctx.key_parms_id, slots, COMPR_ZLIB)
         square = modarith.mul_mod(self._secret.data, self._secret.data, ring.q)
@@ -289,7 +289,7 @@ class EIServer:
         # The ladder runs after the rescale, at level L - 1: its keys' last component is never used,
         # so it is checked but its seed is not expanded (a third of the cost of reading the keys).
         top = ctx.max_level
-        galois_slots, offset = read_kswitch_keys(blob, 0, ctx, max_slots=ctx.n, keep_components=top)
+        galois_slots, offset = read_kswitch_keys(blob, 0, ctx, max_slots=ctx.poly_modulus_degree, keep_components=top)
         relin_slots, end = read_kswitch_keys(blob, offset, ctx, max_slots=8)
         if end != len(blob):
             raise SerializationError(f"{len(blob) - end} unexpected bytes after the RelinKeys in the key blob")
@@ -299,14 +299,14 @@ class EIServer:
         }
         if 0 not in relin_slots:
             raise SerializationError("the key blob's RelinKeys are empty")
-        missing = [step for step in ROTATION_LADDER if pow(3, step, 2 * ctx.n) not in keys]
+        missing = [step for step in ROTATION_LADDER if pow(3, step, 2 * ctx.poly_modulus_degree) not in keys]
         if missing:
             raise EIProtocolError(
                 f"the key blob's GaloisKeys lack rotations by {missing}: it must hold GaloisKeys for "
                 f"+1, +2, ..., +2048 followed by RelinKeys, as get_public_keys() makes them"
             )
         relin = RelinKeys(KSwitchKey(np.stack([c.data for c in relin_slots[0]])))
-        return GaloisKeys(keys, ctx.n), relin
+        return GaloisKeys(keys, ctx.poly_modulus_degree), relin
 
     def _weights_plaintext(self, cls: int, chunk: int, level: int) -> Plaintext:
         key = (cls, chunk, level)

@@ -267,7 +267,7 @@ def _check_levels(context: CKKSContext) -> None:
 
 def _answer_scale(context: CKKSContext) -> float:
     """The scale of an answer: :math:`\\Delta^2 / q_L` after the one rescale."""
-    return context.scale * context.scale / context.coeff_modulus[context.max_level]
+    return context.scale * context.scale / context.data_primes[context.max_level]
 
 
 def largest_input_bound(model: LinearModel, context: CKKSContext) -> float:
@@ -277,7 +277,7 @@ def largest_input_bound(model: LinearModel, context: CKKSContext) -> float:
     :math:`\Delta'` it must stay within :math:`q_0 / (2\Delta')`, with ``SCORE_HEADROOM`` of it
     kept free for the noise.
     """
-    capacity = context.coeff_modulus[0] / (2 * _answer_scale(context)) * SCORE_HEADROOM
+    capacity = context.data_primes[0] / (2 * _answer_scale(context)) * SCORE_HEADROOM
     row_norm = float(np.abs(model.weights).sum(axis=1).max())
     room = capacity - float(np.abs(model.bias).max())
     if room <= 0 or row_norm == 0:
@@ -348,7 +348,8 @@ class EncryptedLinearModel:
         for plain in (p for chunk in self._diagonals for group in chunk for p in group if p is not None):
             plain.shoup(self.context.ring(top).q)  # precompute once: every query multiplies by these
         self._bias = encoder.encode(packing.bias_slots(model.bias), scale=_answer_scale(self.context), level=top - 1)
-        self._zero = Plaintext(np.zeros((1, self.context.n), dtype=np.uint64), 0, _answer_scale(self.context))
+        zeros = np.zeros((1, self.context.poly_modulus_degree), dtype=np.uint64)
+        self._zero = Plaintext(zeros, 0, _answer_scale(self.context))
         self._key_cache: ByteBoundedCache[bytes, tuple[PublicKey, GaloisKeys, bytes]] = ByteBoundedCache(
             KEY_CACHE_BYTES
         )

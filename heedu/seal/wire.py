@@ -56,7 +56,7 @@ MAX_KEY_BYTES = 64 * 1024 * 1024  # the tutorial's 12 Galois keys inflate to abo
 
 def max_ciphertext_bytes(context: CKKSContext) -> int:
     """The largest legitimate ciphertext of these parameters (decompressed), plus room for headers."""
-    return MAX_CIPHERTEXT_SIZE * context.key_ring.k * context.n * 8 + 4096
+    return MAX_CIPHERTEXT_SIZE * context.key_ring.k * context.poly_modulus_degree * 8 + 4096
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def parse_ciphertext_members(
     if parms_id not in allowed_moduli:
         raise SerializationError(
             f"{what} has parms_id {parms_id[:8][::-1].hex()}..., which is not a level of these parameters "
-            f"(N = {context.n}, {len(context.parameters.primes)} primes)"
+            f"(N = {context.poly_modulus_degree}, {len(context.parameters.primes)} primes)"
         )
     moduli = allowed_moduli[parms_id]
     is_ntt, size, n, k, scale = cursor.unpack("BQQQd", "ciphertext metadata")
@@ -212,9 +212,10 @@ def parse_ciphertext_members(
         cursor.unpack("Q", "correction factor")
     if is_ntt != 1:
         raise SerializationError(f"{what} is not in NTT form (is_ntt_form = {is_ntt}); CKKS ciphertexts always are")
-    if n != context.n or k != len(moduli):
+    if n != context.poly_modulus_degree or k != len(moduli):
         raise SerializationError(
-            f"{what} declares N = {n}, {k} primes; its parms_id means N = {context.n}, {len(moduli)} primes"
+            f"{what} declares N = {n}, {k} primes; its parms_id means N = {context.poly_modulus_degree}, "
+            f"{len(moduli)} primes"
         )
     if not 2 <= size <= MAX_CIPHERTEXT_SIZE:
         raise SerializationError(f"{what} declares {size} polynomials; expected 2..{MAX_CIPHERTEXT_SIZE}")
@@ -377,10 +378,11 @@ def parse_plaintext_members(
         raise SerializationError(f"{what} has parms_id {parms_id[:8][::-1].hex()}..., not a level of these parameters")
     moduli = allowed_moduli[parms_id]
     coeff_count, scale = cursor.unpack("Qd", "plaintext metadata")
-    if coeff_count != len(moduli) * context.n:
-        raise SerializationError(f"{what} declares {coeff_count} coefficients, expected {len(moduli) * context.n}")
+    if coeff_count != len(moduli) * context.poly_modulus_degree:
+        expected = len(moduli) * context.poly_modulus_degree
+        raise SerializationError(f"{what} declares {coeff_count} coefficients, expected {expected}")
     _check_scale(scale, moduli, what)
-    words = _read_coefficient_array(members, cursor, moduli, context.n, what)
+    words = _read_coefficient_array(members, cursor, moduli, context.poly_modulus_degree, what)
     if words.shape[0] != 1:
         raise SerializationError(f"{what} stores {words.shape[0]} polynomials; a plaintext has one")
     words = words[0]
