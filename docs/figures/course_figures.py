@@ -19,32 +19,16 @@ libraries give the same bytes. Drawing everything takes a few seconds.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or through runpy
 import numpy as np
+from drawing import command_line, draw, save
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
-DPI = 150
 BLUE, ORANGE, GREEN, RED, GREY = "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8C8C8C"
-
-
-def _matplotlib():
-    """pyplot on the Agg backend, or a clear exit if matplotlib is not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit(
-            "course_figures.py needs matplotlib, which is not installed in this Python.\n"
-            "Install it into the project's environment with:  .venv/bin/pip install matplotlib"
-        )
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _heedu():
@@ -58,12 +42,6 @@ def _heedu():
 
 def _seed(label: str) -> bytes:
     return label.encode().ljust(32, b"\0")[:32]
-
-
-def _save(plt, fig, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return path
 
 
 def _toy_context(heedu, n: int, bits: list[int], scale: float):
@@ -132,7 +110,7 @@ def figure_ntt(plt, path: Path) -> Path:
     right.set_xticks(range(log_n + 1), ["input", "stage 1\nm = 1", "stage 2\nm = 2", "stage 3\nm = 4"])
     right.set_title("NTT butterflies, N = 8: $(X, Y) \\mapsto (X + WY, X - WY)$, output bit-reversed")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ chapter 2
@@ -160,7 +138,7 @@ def figure_rns(plt, path: Path) -> Path:
     right.set_ylabel("bits of $Q_\\ell$")
     right.set_title("N = 8192, primes of [60, 40, 40, 40, 40 | 60] bits")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ chapter 3
@@ -214,7 +192,7 @@ def figure_slots(plt, path: Path) -> Path:
     right.set_title("encoding error halves with every bit of scale")
     right.legend()
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ chapter 4
@@ -270,7 +248,7 @@ def figure_noise(plt, path: Path) -> Path:
     right.set_title("noise bits, far below the scale")
     right.legend(loc="center right")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ chapter 5
@@ -335,7 +313,7 @@ def figure_multiply(plt, path: Path) -> Path:
     right.set_ylabel("headroom bits below $Q_\\ell / 2$")
     right.set_title("headroom: blue ℓ = 2, orange ℓ = 1, green ℓ = 0")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ chapter 6
@@ -388,7 +366,7 @@ def figure_rotation(plt, path: Path) -> Path:
         f"the same automorphism on NTT values:\nout[i] = in[perm[i]], perm = galois_permutation_ntt({n}, {g})"
     )
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -396,28 +374,22 @@ def figure_rotation(plt, path: Path) -> Path:
 
 def make_course_figures(out_dir: Path) -> list[Path]:
     """Write the course's figures into ``out_dir`` (created if missing); returns their paths."""
-    plt = _matplotlib()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    style = {"font.family": "DejaVu Sans", "font.size": 9, "savefig.facecolor": "white", "svg.hashsalt": "heedu"}
-    with plt.rc_context(style):
-        return [
-            figure_ntt(plt, out_dir / "course-ntt.png"),
-            figure_rns(plt, out_dir / "course-rns.png"),
-            figure_slots(plt, out_dir / "course-slots.png"),
-            figure_noise(plt, out_dir / "course-noise.png"),
-            figure_multiply(plt, out_dir / "course-multiply.png"),
-            figure_rotation(plt, out_dir / "course-rotation.png"),
-        ]
+    return draw(
+        "course_figures.py",
+        out_dir,
+        [
+            (figure_ntt, "course-ntt.png"),
+            (figure_rns, "course-rns.png"),
+            (figure_slots, "course-slots.png"),
+            (figure_noise, "course-noise.png"),
+            (figure_multiply, "course-multiply.png"),
+            (figure_rotation, "course-rotation.png"),
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", nargs="?", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
-    args = parser.parse_args(argv)
-    for path in make_course_figures(args.out_dir):
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
+    return command_line(__doc__.splitlines()[0], make_course_figures, argv)
 
 
 if __name__ == "__main__":

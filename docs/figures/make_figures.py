@@ -16,13 +16,13 @@ backend and saved without timestamps, so the same versions of the libraries give
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or through runpy
+from drawing import command_line, draw, save
+
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
-DPI = 150
 
 # One colour per kind of slot or operation, used consistently across the figures.
 COLOURS = {
@@ -35,21 +35,6 @@ COLOURS = {
     "fold": "#55A868",
     "plain": "#8C8C8C",
 }
-
-
-def _matplotlib():
-    """pyplot on the Agg backend, or a clear exit if matplotlib is not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit(
-            "make_figures.py needs matplotlib, which is not installed in this Python.\n"
-            "Install it into the project's environment with:  .venv/bin/pip install matplotlib"
-        )
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _packing_plan():
@@ -318,9 +303,7 @@ def figure_slot_layout(plt, path: Path) -> Path:
         title_fontsize=8,
     )
     fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.12)
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
 
 
 # ----------------------------------------------------------------------------- (b) diagonals
@@ -391,9 +374,7 @@ def figure_diagonals(plt, path: Path, m_pad: int = 4, n_pad: int = 8) -> Path:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
 
 
 # ----------------------------------------------------------------------------- (c) schedule
@@ -512,9 +493,7 @@ def figure_schedule(plt, path: Path, top_level: int = 2) -> Path:
     for side in ("top", "right"):
         bars.spines[side].set_visible(False)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -522,25 +501,19 @@ def figure_schedule(plt, path: Path, top_level: int = 2) -> Path:
 
 def make_figures(out_dir: Path) -> list[Path]:
     """Write the three figures into ``out_dir`` (created if missing); returns their paths."""
-    plt = _matplotlib()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    style = {"font.family": "DejaVu Sans", "font.size": 9, "savefig.facecolor": "white", "svg.hashsalt": "heedu"}
-    with plt.rc_context(style):
-        return [
-            figure_slot_layout(plt, out_dir / "slot-layout.png"),
-            figure_diagonals(plt, out_dir / "diagonals.png"),
-            figure_schedule(plt, out_dir / "schedule.png"),
-        ]
+    return draw(
+        "make_figures.py",
+        out_dir,
+        [
+            (figure_slot_layout, "slot-layout.png"),
+            (figure_diagonals, "diagonals.png"),
+            (figure_schedule, "schedule.png"),
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", nargs="?", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
-    args = parser.parse_args(argv)
-    for path in make_figures(args.out_dir):
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
+    return command_line(__doc__.splitlines()[0], make_figures, argv)
 
 
 if __name__ == "__main__":
