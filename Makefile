@@ -35,10 +35,15 @@ docs: $(STAMP)
 	$(BIN)/python docs/figures/course_figures.py docs/figures/out
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# The benchmark subjects, one after the other; each prints its report and writes it to build/bench/ as
+# Markdown and JSON. BENCH_FLAGS=--quick for a smoke run in seconds.
+BENCH_SUBJECTS := core ei inference
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_core.py
-	$(BIN)/python benchmarks/bench_ei.py
-	$(BIN)/python benchmarks/bench_inference.py
+	mkdir -p build/bench
+	set -e; for subject in $(BENCH_SUBJECTS); do \
+		$(BIN)/python benchmarks/bench_$$subject.py $(BENCH_FLAGS) \
+			--markdown build/bench/$$subject.md --json build/bench/$$subject.json; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis $(NODE_PREFIX)

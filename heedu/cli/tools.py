@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .common import CLIError
 
-BENCH_SCRIPTS = ("bench_core.py", "bench_inference.py")
+BENCH_SCRIPTS = ("bench_core.py", "bench_ei.py", "bench_inference.py")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
