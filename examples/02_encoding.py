@@ -40,7 +40,8 @@ def main() -> None:
     )
     toy = heedu.CKKSContext(toy_params)
     encoder = heedu.CKKSEncoder(toy)
-    print(f"1. Slots: N = {toy.n} gives N/2 = {encoder.slot_count} slots (toy ring, for reading only)\n")
+    n = toy.poly_modulus_degree
+    print(f"1. Slots: N = {n} gives N/2 = {encoder.slot_count} slots (toy ring, for reading only)\n")
 
     # The slots of a real polynomial m are its values at zeta^(3^j), zeta = exp(i pi / N).
     # The encoder's inverse_embed finds the real polynomial with the given slots.
@@ -49,7 +50,7 @@ def main() -> None:
     print("2. The canonical embedding")
     print(f"   slots z                       : {z}")
     print(f"   polynomial m = embed^-1(z)    : {m}")
-    roots = np.exp(1j * np.pi * np.array([pow(3, j, 2 * toy.n) for j in range(encoder.slot_count)]) / toy.n)
+    roots = np.exp(1j * np.pi * np.array([pow(3, j, 2 * n) for j in range(encoder.slot_count)]) / n)
     direct = np.array([np.polyval(m[::-1], r) for r in roots])
     print(f"   m evaluated at zeta^(3^j)     : {direct.real}  (imaginary parts {np.max(np.abs(direct.imag)):.0e})")
     print("   The polynomial's coefficients are real; the other N/2 roots hold the complex conjugates.\n")
