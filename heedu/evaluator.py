@@ -156,12 +156,14 @@ class Evaluator:
         return Ciphertext(modarith.neg_mod(a.data, self.context.ring(a.level).q), a.level, a.scale)
 
     def sub(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
-        """:math:`a - b`, componentwise.
+        """:math:`a - b`, componentwise: :meth:`add` of the negation, with :meth:`add`'s ``Raises``.
 
         Raises
         ------
-        LevelError, ScaleMismatchError
-            As :meth:`add`.
+        LevelError
+            The operands are at different levels.
+        ScaleMismatchError
+            Their scales differ.
 
         Examples
         --------
@@ -198,10 +200,10 @@ class Evaluator:
 
         Examples
         --------
-        >>> x = encryptor.encrypt(encoder.encode([1.0, 2.0]))
-        >>> y = evaluator.sub_plain(x, encoder.encode([0.5, 0.5]))
-        >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
-        [0.5, 1.5]
+        >>> pt = encoder.encode([0.5, -0.25])
+        >>> back = evaluator.sub_plain(evaluator.add_plain(encryptor.encrypt(pt), pt), pt)  # (pt + pt) - pt
+        >>> [round(float(v), 3) for v in encoder.decode(decryptor.decrypt(back))[:2]]
+        [0.5, -0.25]
         """
         return self._with_plain(a, plain, modarith.sub_mod, "sub_plain")
 
@@ -473,17 +475,22 @@ class Evaluator:
         >>> np.round(encoder.decode(decryptor.decrypt(y))[:2], 3).tolist()
         [2.0, 3.0]
         """
-        a = self._ct(a)
-        if a.size != 2:
-            raise OperandError(f"Galois automorphisms need a size-2 ciphertext (relinearize first), got {a.size}")
-        if not isinstance(galois_keys, GaloisKeys):
-            raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
+        a = self._galois_operands(a, galois_keys, "Galois automorphisms")
         key = galois_keys.key_for(galois_elt, f"galois_elt {galois_elt}")
         ring = self.context.ring(a.level)
         permuted = a.data[..., ring.galois_permutation(galois_elt)]
         switched = keyswitch.switch_key(self.context, a.level, permuted[1], key)
         switched[0] = modarith.add_mod(switched[0], permuted[0], ring.q)
         return Ciphertext(switched, a.level, a.scale)
+
+    def _galois_operands(self, a: Ciphertext, galois_keys: GaloisKeys, what: str) -> Ciphertext:
+        """What every Galois operation checks first: a size-2 ciphertext of this context, and Galois keys."""
+        a = self._ct(a)
+        if a.size != 2:
+            raise OperandError(f"{what} need a size-2 ciphertext (relinearize first), got {a.size}")
+        if not isinstance(galois_keys, GaloisKeys):
+            raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
+        return a
 
     def _step_elt(self, steps: int) -> int:
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
@@ -538,11 +545,7 @@ class Evaluator:
         >>> [round(float(encoder.decode(decryptor.decrypt(y))[1]), 3) for y in (left, right)]
         [3.0, 1.0]
         """
-        a = self._ct(a)
-        if a.size != 2:
-            raise OperandError(f"rotations need a size-2 ciphertext (relinearize first), got {a.size}")
-        if not isinstance(galois_keys, GaloisKeys):
-            raise TypeError(f"expected GaloisKeys, got {type(galois_keys).__name__}")
+        a = self._galois_operands(a, galois_keys, "rotations")
         ring = self.context.ring(a.level)
         elements = [self._step_elt(s) for s in steps]
         pending = [

@@ -249,15 +249,13 @@ class _Workspace:
         np.multiply(y1, w_shoup_low, out=cross1)
         np.multiply(y0, w_shoup_high, out=cross2)
         np.multiply(y1, w_shoup_high, out=y1)  # y1 now holds the high-high product
-        np.bitwise_and(cross1, _LOW32, out=y0)
-        np.add(low, y0, out=low)
-        np.bitwise_and(cross2, _LOW32, out=y0)
-        np.add(low, y0, out=low)
+        for cross in (cross1, cross2):  # the middle products' low halves carry into the low word...
+            np.bitwise_and(cross, _LOW32, out=y0)
+            np.add(low, y0, out=low)
         np.right_shift(low, _32, out=low)
-        np.right_shift(cross1, _32, out=cross1)
-        np.right_shift(cross2, _32, out=cross2)
-        np.add(y1, cross1, out=y1)
-        np.add(y1, cross2, out=y1)
+        for cross in (cross1, cross2):  # ...and their high halves go straight into the high word
+            np.right_shift(cross, _32, out=cross)
+            np.add(y1, cross, out=y1)
         np.add(y1, low, out=y1)  # y1 = floor(y * w_shoup / 2^64), the Shoup quotient
         np.multiply(y1, q, out=y1)
         np.multiply(y, w, out=y0)

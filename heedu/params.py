@@ -216,12 +216,8 @@ class CKKSParameters:
 
 
 def parameters_from_peer(
-    poly_modulus_degree: object,
-    coeff_modulus: object,
-    scale: object,
-    *,
-    allow_insecure: bool = False,
-    max_context_bytes: int = PEER_CONTEXT_BUDGET_BYTES,
+    poly_modulus_degree: object, coeff_modulus: object, scale: object, *,
+    allow_insecure: bool = False, max_context_bytes: int = PEER_CONTEXT_BUDGET_BYTES,
 ) -> CKKSParameters:
     """Parameters read from bytes or from a peer's plan: validated, security-checked and size-bounded.
 

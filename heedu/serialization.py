@@ -163,40 +163,48 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
 # ---------------------------------------------------------------------------------- reading
 
 
-class _Reader:
-    """A cursor over bytes that refuses to read past the end."""
+class ByteReader:
+    """A cursor over bytes that refuses to read past the end; ``what`` names the object in its errors.
 
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.offset = 0
+    heedu's format and SEAL's wire format (:mod:`heedu.seal.wire`) both read through it, so both
+    refuse truncated data with the same message. Slices are of the type given (bytes stay bytes).
+    """
 
-    def take(self, count: int, what: str) -> memoryview:
+    def __init__(self, data: bytes | memoryview, what: str = "data") -> None:
+        self.data, self.offset, self.what = data, 0, what
+
+    def take(self, count: int, field: str) -> bytes | memoryview:
         if count < 0 or self.offset + count > len(self.data):
             raise SerializationError(
-                f"truncated data: {what} needs {count} bytes at offset {self.offset}, "
+                f"truncated {self.what}: {field} needs {count} bytes at offset {self.offset}, "
                 f"only {len(self.data) - self.offset} remain"
             )
         chunk = self.data[self.offset : self.offset + count]
         self.offset += count
         return chunk
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, field: str) -> tuple:
         layout = struct.Struct("<" + fmt)
-        return layout.unpack(self.take(layout.size, what))
+        return layout.unpack(self.take(layout.size, field))
 
-    def polynomial(self, moduli: tuple[int, ...], n: int, what: str) -> np.ndarray:
-        raw = self.take(8 * len(moduli) * n, what)
-        array = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(len(moduli), n)
-        if (array >= np.array(moduli, dtype=np.uint64)[:, None]).any():
-            raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
-        return array
+    def remaining(self) -> int:
+        return len(self.data) - self.offset
 
     def finish(self) -> None:
-        if self.offset != len(self.data):
-            raise SerializationError(f"{len(self.data) - self.offset} unexpected trailing bytes")
+        if self.remaining():
+            raise SerializationError(f"{self.remaining()} unexpected trailing bytes after the {self.what}")
 
 
-def _read_header(data: bytes) -> tuple[int, int, bytes, _Reader]:
+def _polynomial(reader: ByteReader, moduli: tuple[int, ...], n: int, what: str) -> np.ndarray:
+    """The next ``(len(moduli), n)`` little-endian words, each row reduced modulo its prime."""
+    raw = reader.take(8 * len(moduli) * n, what)
+    array = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(len(moduli), n)
+    if (array >= np.array(moduli, dtype=np.uint64)[:, None]).any():
+        raise SerializationError(f"{what} holds a coefficient that is not reduced modulo its prime")
+    return array
+
+
+def _read_header(data: bytes) -> tuple[int, int, bytes, ByteReader]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise SerializationError(f"expected bytes, got {type(data).__name__}")
     if len(data) < HEADER.size:
@@ -212,10 +220,10 @@ def _read_header(data: bytes) -> tuple[int, int, bytes, _Reader]:
         raise SerializationError(f"header declares {length} payload bytes but {len(data) - HEADER.size} are present")
     if flags & ~FLAG_SEEDED:
         raise SerializationError(f"unknown flags 0x{flags:04x}")
-    return kind, flags, bytes(pid), _Reader(bytes(data)[HEADER.size :])
+    return kind, flags, bytes(pid), ByteReader(memoryview(bytes(data))[HEADER.size :])
 
 
-def _read_kswitch(reader: _Reader, context: CKKSContext, seeded: bool) -> KSwitchKey:
+def _read_kswitch(reader: ByteReader, context: CKKSContext, seeded: bool) -> KSwitchKey:
     (count,) = reader.unpack("I", "the number of key components")
     if not 1 <= count <= context.max_level + 1:
         raise SerializationError(f"a key-switching key has {count} components, expected 1..{context.max_level + 1}")
@@ -224,13 +232,13 @@ def _read_kswitch(reader: _Reader, context: CKKSContext, seeded: bool) -> KSwitc
     kept_rows = [*range(level + 1), context.key_ring.k - 1]
     components, seeds = [], []
     for j in range(count):
-        b = reader.polynomial(ring.moduli, ring.n, f"key component {j}")
+        b = _polynomial(reader, ring.moduli, ring.n, f"key component {j}")
         if seeded:
             seed = bytes(reader.take(SEED_BYTES, f"seed of key component {j}"))
             seeds.append(seed)
             a = expand_seed(seed, context.key_ring.moduli, ring.n)[kept_rows]
         else:
-            a = reader.polynomial(ring.moduli, ring.n, f"key component {j}")
+            a = _polynomial(reader, ring.moduli, ring.n, f"key component {j}")
         components.append(np.stack([b, a]))
     return KSwitchKey(np.stack(components), tuple(seeds) if seeded else None)
 
@@ -282,18 +290,18 @@ def loads(
         if kind == KIND_PLAINTEXT:
             stored_level, scale = reader.unpack("Id", "plaintext metadata")
             _check_metadata(context, stored_level, level, scale)
-            result: Serializable = Plaintext(reader.polynomial(ring.moduli, n, "plaintext"), level, scale)
+            result: Serializable = Plaintext(_polynomial(reader, ring.moduli, n, "plaintext"), level, scale)
         else:
             stored_level, size, scale = reader.unpack("IId", "ciphertext metadata")
             _check_metadata(context, stored_level, level, scale)
             if not 2 <= size <= MAX_CIPHERTEXT_SIZE or (seeded and size != 2):
                 raise SerializationError(f"ciphertext size {size} is not allowed (2..{MAX_CIPHERTEXT_SIZE}; seeded: 2)")
             if seeded:
-                c0 = reader.polynomial(ring.moduli, n, "ciphertext c0")
+                c0 = _polynomial(reader, ring.moduli, n, "ciphertext c0")
                 seed = bytes(reader.take(SEED_BYTES, "ciphertext seed"))
                 result = Ciphertext(np.stack([c0, expand_seed(seed, ring.moduli, n)]), level, scale, seed)
             else:
-                polys = [reader.polynomial(ring.moduli, n, f"ciphertext c{i}") for i in range(size)]
+                polys = [_polynomial(reader, ring.moduli, n, f"ciphertext c{i}") for i in range(size)]
                 result = Ciphertext(np.stack(polys), level, scale)
         reader.finish()
         return result
@@ -313,12 +321,12 @@ def loads(
         coefficients = raw.astype(np.int8) - 1
         return SecretKey(coefficients, ring.from_signed(coefficients).to_ntt().data)
     if kind == KIND_PUBLIC_KEY:
-        b = reader.polynomial(ring.moduli, n, "public key")
+        b = _polynomial(reader, ring.moduli, n, "public key")
         if seeded:
             seed = bytes(reader.take(SEED_BYTES, "public key seed"))
             key = PublicKey(np.stack([b, expand_seed(seed, ring.moduli, n)]), seed)
         else:
-            key = PublicKey(np.stack([b, reader.polynomial(ring.moduli, n, "public key")]))
+            key = PublicKey(np.stack([b, _polynomial(reader, ring.moduli, n, "public key")]))
         reader.finish()
         return key
     if kind == KIND_RELIN_KEYS:

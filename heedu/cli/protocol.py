@@ -106,45 +106,45 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
 
 
 
+#: Each command: its help, its handler, the files it requires (flag and what goes there), and whether it
+#: takes the CKKS parameter options (which include --allow-insecure) or only --allow-insecure.
+COMMANDS: dict[str, tuple[str, object, tuple[tuple[str, str], ...], bool]] = {
+    "params": ("describe a CKKS parameter set (security, levels, precision)", cmd_params, (), True),
+    "plan": ("server: export a model's public plan", cmd_plan, (("--model", "PKL"), ("--out", "PLAN.json")), True),
+    "keygen": (
+        "client: secret key and public keys (public key, Galois keys) for a plan",
+        cmd_keygen,
+        (("--plan", "PLAN.json"), ("--out", "DIR")),
+        False,
+    ),
+    "encrypt": (
+        "client: encrypt inputs (.npy) into a query",
+        cmd_encrypt,
+        (("--plan", "PLAN.json"), ("--secret-key", "FILE"), ("--input", "X.npy"), ("--out", "QUERY.bin")),
+        False,
+    ),
+    "predict": (
+        "server: answer an encrypted query",
+        cmd_predict,
+        (("--model", "PKL"), ("--query", "QUERY.bin"), ("--keys", "FILE"), ("--out", "ANSWER.bin")),
+        True,
+    ),
+    "decrypt": (
+        "client: decrypt an answer into scores (.npy)",
+        cmd_decrypt,
+        (("--plan", "PLAN.json"), ("--secret-key", "FILE"), ("--answer", "ANSWER.bin"), ("--out", "SCORES.npy")),
+        False,
+    ),
+}
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register the protocol's subcommands."""
-    p = sub.add_parser("params", help="describe a CKKS parameter set (security, levels, precision)")
-    add_parameter_options(p)
-    p.set_defaults(func=cmd_params)
-
-    p = sub.add_parser("plan", help="server: export a model's public plan")
-    p.add_argument("--model", required=True, metavar="PKL")
-    p.add_argument("--out", required=True, metavar="PLAN.json")
-    add_parameter_options(p)
-    p.set_defaults(func=cmd_plan)
-
-    p = sub.add_parser("keygen", help="client: secret key and public keys (public key, Galois keys) for a plan")
-    p.add_argument("--plan", required=True, metavar="PLAN.json")
-    p.add_argument("--out", required=True, metavar="DIR")
-    add_insecure_option(p)
-    p.set_defaults(func=cmd_keygen)
-
-    p = sub.add_parser("encrypt", help="client: encrypt inputs (.npy) into a query")
-    p.add_argument("--plan", required=True, metavar="PLAN.json")
-    p.add_argument("--secret-key", required=True, metavar="FILE")
-    p.add_argument("--input", required=True, metavar="X.npy")
-    p.add_argument("--out", required=True, metavar="QUERY.bin")
-    add_insecure_option(p)
-    p.set_defaults(func=cmd_encrypt)
-
-    p = sub.add_parser("predict", help="server: answer an encrypted query")
-    p.add_argument("--model", required=True, metavar="PKL")
-    p.add_argument("--query", required=True, metavar="QUERY.bin")
-    p.add_argument("--keys", required=True, metavar="FILE")
-    p.add_argument("--out", required=True, metavar="ANSWER.bin")
-    p.add_argument("--plan", metavar="PLAN.json", help="take the parameters from this plan")
-    add_parameter_options(p)
-    p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("decrypt", help="client: decrypt an answer into scores (.npy)")
-    p.add_argument("--plan", required=True, metavar="PLAN.json")
-    p.add_argument("--secret-key", required=True, metavar="FILE")
-    p.add_argument("--answer", required=True, metavar="ANSWER.bin")
-    p.add_argument("--out", required=True, metavar="SCORES.npy")
-    add_insecure_option(p)
-    p.set_defaults(func=cmd_decrypt)
+    """Register the protocol's subcommands from :data:`COMMANDS`."""
+    for name, (help_text, handler, files, takes_parameters) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        for flag, metavar in files:
+            p.add_argument(flag, required=True, metavar=metavar)
+        if name == "predict":
+            p.add_argument("--plan", metavar="PLAN.json", help="take the parameters from this plan")
+        (add_parameter_options if takes_parameters else add_insecure_option)(p)
+        p.set_defaults(func=handler)

@@ -260,9 +260,12 @@ def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple
     return flags, key_id, inputs, out
 
 
-def _check_levels(context: CKKSContext) -> None:
+def _packed_context(parameters: CKKSParameters) -> CKKSContext:
+    """The context of ``parameters``, which the packed protocol can run on: it rescales once."""
+    context = CKKSContext(parameters)
     if context.max_level < 1:
         raise ParameterError("the packed protocol rescales once: it needs at least two data primes, e.g. [60, 40, 60]")
+    return context
 
 
 def _answer_scale(context: CKKSContext) -> float:
@@ -317,8 +320,7 @@ class EncryptedLinearModel:
         if not isinstance(model, LinearModel):
             raise TypeError(f"expected a LinearModel (or use from_sklearn), got {type(model).__name__}")
         self.model = model
-        self.context = CKKSContext(parameters if parameters is not None else CKKSParameters.tutorial())
-        _check_levels(self.context)
+        self.context = _packed_context(parameters if parameters is not None else CKKSParameters.tutorial())
         if not np.any(model.weights):
             raise ParameterError("the model's weights are all zero; its scores do not depend on the input")
         largest = largest_input_bound(model, self.context)
@@ -497,9 +499,7 @@ class InferenceClient:
     ) -> None:
         if not isinstance(plan, InferencePlan):
             raise TypeError(f"expected an InferencePlan, got {type(plan).__name__}")
-        self.plan = plan
-        self.context = CKKSContext(plan.parameters)
-        _check_levels(self.context)
+        self.plan, self.context = plan, _packed_context(plan.parameters)
         self._keygen = KeyGenerator(self.context, secret_key=secret_key, random_source=random_source)
         self._encryptor = Encryptor(self.context, secret_key=self._keygen.secret_key(), random_source=random_source)
         self._decryptor = Decryptor(self.context, self._keygen.secret_key())

@@ -436,16 +436,8 @@ def blake2b(
     digest_size: int = OUT_BYTES,
     key: bytes = b"",
     *,
-    fanout: int = 1,
-    depth: int = 1,
-    leaf_length: int = 0,
-    node_offset: int = 0,
-    xof_length: int = 0,
-    node_depth: int = 0,
-    inner_length: int = 0,
-    salt: bytes = b"",
-    person: bytes = b"",
     last_node: bool = False,
+    **fields: int | bytes,
 ) -> bytes:
     """BLAKE2b of one message with every field of the parameter block under the caller's control.
 
@@ -464,12 +456,13 @@ def blake2b(
         Digest length in bytes, 1 to 64 (default 64).
     key : bytes, optional
         MAC key, at most 64 bytes (default none).
-    fanout, depth, leaf_length, node_offset, xof_length, node_depth, inner_length : int, optional
-        Tree-hashing fields of the parameter block (see :func:`parameter_words`).
-    salt, person : bytes, optional
-        Salt and personalization, at most 16 bytes each.
     last_node : bool, optional
         Set the last-node flag on the final block.
+    **fields
+        The other fields of the parameter block, by the keyword names and defaults of
+        :func:`parameter_words`: ``fanout``, ``depth``, ``leaf_length``, ``node_offset``,
+        ``xof_length``, ``node_depth``, ``inner_length`` (integers), ``salt`` and ``person``
+        (at most 16 bytes each). An unknown name is a ``TypeError``, as for any keyword.
 
     Returns
     -------
@@ -487,19 +480,7 @@ def blake2b(
         raise ParameterError(f"BLAKE2b hashes bytes, got {type(data).__name__}")
     if not isinstance(key, (bytes, bytearray, memoryview)) or len(key) > KEY_BYTES:
         raise ParameterError(f"a BLAKE2b key must be at most {KEY_BYTES} bytes")
-    words = parameter_words(
-        digest_size,
-        len(key),
-        fanout=fanout,
-        depth=depth,
-        leaf_length=leaf_length,
-        node_offset=node_offset,
-        xof_length=xof_length,
-        node_depth=node_depth,
-        inner_length=inner_length,
-        salt=salt,
-        person=person,
-    )
+    words = parameter_words(digest_size, len(key), **fields)
     h = (IV ^ words)[None, :]
 
     # A key is hashed as a first block of its own; an empty message is one zero block with t = 0.
@@ -618,29 +599,12 @@ def blake2xb_reference(output_length: int, data: bytes, key: bytes = b"", *, exp
     out = b""
     for j in range(-(-output_length // OUT_BYTES)):
         size = min(OUT_BYTES, output_length - j * OUT_BYTES)
+        node = {"fanout": 0, "depth": 0, "leaf_length": OUT_BYTES, "node_offset": j,
+                "xof_length": output_length, "inner_length": OUT_BYTES}  # BLAKE2X's expansion node j
         if expansion_key_length:  # a key length without a key block: blake2b() cannot express it
-            out += _expansion_node(
-                root,
-                size,
-                expansion_key_length,
-                fanout=0,
-                depth=0,
-                leaf_length=OUT_BYTES,
-                node_offset=j,
-                xof_length=output_length,
-                inner_length=OUT_BYTES,
-            )
-            continue
-        out += blake2b(
-            root,
-            size,
-            fanout=0,
-            depth=0,
-            leaf_length=OUT_BYTES,
-            node_offset=j,
-            xof_length=output_length,
-            inner_length=OUT_BYTES,
-        )
+            out += _expansion_node(root, size, expansion_key_length, **node)
+        else:
+            out += blake2b(root, size, **node)
     return out
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import SecretKeyExposureError, SerializationError
 from ..keys import SecretKey
 from ..params import CKKSContext
+from ..serialization import ByteReader
 from .blake2 import BlakePRNG
 from .samplers import SamplerVersion, WordStream, sample_uniform
 
@@ -129,30 +130,6 @@ def _inflate(body: bytes, max_bytes: int) -> bytes:
     return out
 
 
-class _Cursor:
-    """Reads little-endian fields from members, refusing to read past the end."""
-
-    def __init__(self, data: bytes, what: str) -> None:
-        self.data, self.offset, self.what = data, 0, what
-
-    def take(self, count: int, field: str) -> bytes:
-        if count < 0 or self.offset + count > len(self.data):
-            raise SerializationError(
-                f"truncated {self.what}: {field} needs {count} bytes at offset {self.offset}, "
-                f"{len(self.data) - self.offset} remain"
-            )
-        chunk = self.data[self.offset : self.offset + count]
-        self.offset += count
-        return chunk
-
-    def unpack(self, fmt: str, field: str) -> tuple:
-        layout = struct.Struct("<" + fmt)
-        return layout.unpack(self.take(layout.size, field))
-
-    def remaining(self) -> int:
-        return len(self.data) - self.offset
-
-
 # --------------------------------------------------------------------------------- ciphertexts
 
 
@@ -199,7 +176,7 @@ def parse_ciphertext_members(
     ciphertext keeps its seed unexpanded (``data`` then holds :math:`c_0` only): everything is
     checked but the expensive uniform polynomial is not drawn.
     """
-    cursor = _Cursor(members, what)
+    cursor = ByteReader(members, what)
     parms_id = cursor.take(32, "parms_id")
     if parms_id not in allowed_moduli:
         raise SerializationError(
@@ -240,7 +217,9 @@ def parse_ciphertext_members(
     return SealCiphertext(parms_id, words, float(scale), seed), cursor.offset
 
 
-def _read_coefficient_array(members: bytes, cursor: _Cursor, moduli: tuple[int, ...], n: int, what: str) -> np.ndarray:
+def _read_coefficient_array(
+    members: bytes, cursor: ByteReader, moduli: tuple[int, ...], n: int, what: str
+) -> np.ndarray:
     """The nested, uncompressed SEAL array of u64 words after an object's metadata, as ``(polys, k, n)``.
 
     Checks the declared count against the bytes present and against whole ``k x n`` polynomials
@@ -249,7 +228,7 @@ def _read_coefficient_array(members: bytes, cursor: _Cursor, moduli: tuple[int, 
     nested_header, nested, cursor.offset = read_object(members, cursor.offset, max_bytes=len(members))
     if nested_header.compr_mode != COMPR_NONE:
         raise SerializationError(f"{what}: the nested coefficient array must be uncompressed")
-    array = _Cursor(nested, f"{what} coefficients")
+    array = ByteReader(nested, f"{what} coefficients")
     (count,) = array.unpack("Q", "coefficient count")
     per_poly = len(moduli) * n
     if count == 0 or count % per_poly or array.remaining() != 8 * count:
@@ -313,7 +292,7 @@ def read_kswitch_keys(
     not expanded, which is most of the cost of reading a key.
     """
     _, members, end = read_object(data, offset, max_bytes=max_bytes)
-    cursor = _Cursor(members, "key-switching keys")
+    cursor = ByteReader(members, "key-switching keys")
     parms_id = cursor.take(32, "parms_id")
     if parms_id != context.key_parms_id:
         raise SerializationError(
@@ -372,7 +351,7 @@ def parse_plaintext_members(
     members: bytes, context: CKKSContext, allowed_moduli: dict[bytes, tuple[int, ...]], what: str = "plaintext"
 ) -> SealPlaintext:
     """Parse plaintext members (the same in SEAL 3.5 and 4.x); the whole of ``members`` must be used."""
-    cursor = _Cursor(members, what)
+    cursor = ByteReader(members, what)
     parms_id = cursor.take(32, "parms_id")
     if parms_id not in allowed_moduli:
         raise SerializationError(f"{what} has parms_id {parms_id[:8][::-1].hex()}..., not a level of these parameters")

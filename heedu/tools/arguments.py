@@ -21,23 +21,22 @@ def parse_bits(text: str) -> tuple[int, ...]:
     return bits
 
 
+def _positive(text: str, convert: type, kind: str) -> float:
+    """``convert(text)`` if it is a finite number above zero; a usage error naming ``kind`` otherwise."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return int(_positive(text, int, "a positive integer"))
 
 
 def positive_float(text: str) -> float:
     """A positive finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
+    return float(_positive(text, float, "a positive finite number"))

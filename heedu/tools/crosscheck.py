@@ -39,7 +39,7 @@ import importlib.metadata
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +79,8 @@ class PathResult:
     scores: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "max_abs_error": self.max_abs_error,
-            "agreement": self.agreement,
-            "seconds": self.seconds,
-            "byte_identical": self.byte_identical,
-            "note": self.note,
-        }
+        """Every field but the scores, for JSON."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "scores"}
 
 
 @dataclass
@@ -119,17 +112,10 @@ class CrosscheckReport:
         return all(p.status in ("ok", "skipped") for p in self.paths) and self.byte_identical is not False
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "n_inputs": self.n_inputs,
-            "n_outputs": self.n_outputs,
-            "n_features": self.n_features,
-            "tolerance": self.tolerance,
-            "package": self.package,
-            "source": self.source,
-            "ok": self.ok,
-            "byte_identical": self.byte_identical,
-            "paths": [p.to_dict() for p in self.paths],
-        }
+        """The report for JSON: its fields, the verdicts, and each path's own dictionary."""
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "paths"}
+        paths = [p.to_dict() for p in self.paths]
+        return {**plain, "ok": self.ok, "byte_identical": self.byte_identical, "paths": paths}
 
     def table(self, with_source: bool = True) -> str:
         header = ("path", "status", "max |error|", "agreement", "bytes identical", "seconds")
