@@ -132,22 +132,28 @@ def check_backend(backend: object) -> str:
     return str(backend)
 
 
-def check_service_name(name: object) -> str:
-    if not isinstance(name, str) or not 3 <= len(name) <= 32 or not _SERVICE_NAME.fullmatch(name):
-        raise DeploymentArgumentError(
-            f"service name {name!r} is invalid: use 3 to 32 lowercase letters, digits or dashes, "
-            "starting with a letter and ending with a letter or digit (e.g. 'heedu-encrypted-mnist')"
-        )
+def check_name(kind: str, name: object, shortest: int, longest: int, pattern: re.Pattern[str], rule: str) -> str:
+    """``name`` if it is a string of ``shortest`` to ``longest`` characters matching ``pattern``.
+
+    Azure names services, endpoints and assets by different rules, but a bad name should fail here, before
+    any call to Azure, with the same kind of message: ``"<kind> name '<name>' is invalid: <rule>"``.
+    """
+    if not isinstance(name, str) or not shortest <= len(name) <= longest or not pattern.fullmatch(name):
+        raise DeploymentArgumentError(f"{kind} name {name!r} is invalid: {rule}")
     return name
+
+
+def check_service_name(name: object) -> str:
+    return check_name(
+        "service", name, 3, 32, _SERVICE_NAME,
+        "use 3 to 32 lowercase letters, digits or dashes, "
+        "starting with a letter and ending with a letter or digit (e.g. 'heedu-encrypted-mnist')",
+    )  # fmt: skip
 
 
 def check_asset_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not 1 <= len(name) <= 255 or not _ASSET_NAME.fullmatch(name):
-        raise DeploymentArgumentError(
-            f"{kind} name {name!r} is invalid: use up to 255 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
-    return name
+    rule = "use up to 255 letters, digits, '-', '_' or '.', starting with a letter or digit"
+    return check_name(kind, name, 1, 255, _ASSET_NAME, rule)
 
 
 def check_python_version(version: object) -> str:

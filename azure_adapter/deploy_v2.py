@@ -51,24 +51,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+# The error classes are named here because every caller catches them; the checks and defaults shared
+# with SDK v1 (deploy.py) are reached as ``common.*`` so that it is plain which rules the two share.
+from azure_adapter import deploy_common as common
 from azure_adapter.deploy_common import (
-    DEFAULT_HEEDU_REQUIREMENT,
-    DEFAULT_PYTHON_VERSION,
-    SEAL_PACKAGE,
     AzureConfigurationError,
     AzureSDKNotInstalledError,
     DeploymentArgumentError,
     DeploymentError,
-    check_asset_name,
-    check_backend,
-    check_count,
-    check_environment_variables,
-    check_python_version,
-    check_tags,
-    first_line,
-    pip_requirements,
-    read_workspace_config,
-    wrap_error,
 )
 
 __all__ = [
@@ -134,40 +124,39 @@ def _import_ml() -> SimpleNamespace:
 
 
 def _endpoint_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not 3 <= len(name) <= 32 or not _ENDPOINT_NAME.fullmatch(name):
-        raise DeploymentArgumentError(
-            f"{kind} name {name!r} is invalid: use 3 to 32 letters, digits or dashes, starting with a letter "
-            "and ending with a letter or digit (endpoint names must also be unique in the Azure region)"
-        )
-    return name
+    return common.check_name(
+        kind, name, 3, 32, _ENDPOINT_NAME,
+        "use 3 to 32 letters, digits or dashes, starting with a letter "
+        "and ending with a letter or digit (endpoint names must also be unique in the Azure region)",
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- environment
 
 
 def conda_dict(
-    heedu_requirement: str = DEFAULT_HEEDU_REQUIREMENT,
+    heedu_requirement: str = common.DEFAULT_HEEDU_REQUIREMENT,
     backend: str = "heedu",
     *,
-    python_version: str = DEFAULT_PYTHON_VERSION,
+    python_version: str = common.DEFAULT_PYTHON_VERSION,
     extra_pip_packages: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The conda environment of the scoring container, as a dict: Python and pip from conda-forge,
     then :func:`azure_adapter.deploy_common.pip_requirements` (heedu, NumPy, scikit-learn,
     azure-storage-blob, azureml-inference-server-http; ``encrypted-inference==0.9`` for ``"seal"``)."""
-    packages = pip_requirements(heedu_requirement, backend, extra_pip_packages)
+    packages = common.pip_requirements(heedu_requirement, backend, extra_pip_packages)
     return {
         "name": "heedu-encrypted-inference",
         "channels": ["conda-forge"],
-        "dependencies": [f"python={check_python_version(python_version)}", "pip", {"pip": packages}],
+        "dependencies": [f"python={common.check_python_version(python_version)}", "pip", {"pip": packages}],
     }
 
 
 def conda_yaml(
-    heedu_requirement: str = DEFAULT_HEEDU_REQUIREMENT,
+    heedu_requirement: str = common.DEFAULT_HEEDU_REQUIREMENT,
     backend: str = "heedu",
     *,
-    python_version: str = DEFAULT_PYTHON_VERSION,
+    python_version: str = common.DEFAULT_PYTHON_VERSION,
     extra_pip_packages: Iterable[str] = (),
 ) -> str:
     """The same environment as :func:`conda_dict`, as the text of a ``conda.yaml`` file.
@@ -195,11 +184,11 @@ def conda_yaml(
 
 def make_environment(
     name: str = "heedu-encrypted-inference",
-    heedu_requirement: str = DEFAULT_HEEDU_REQUIREMENT,
+    heedu_requirement: str = common.DEFAULT_HEEDU_REQUIREMENT,
     backend: str = "heedu",
     *,
     image: str = DEFAULT_IMAGE,
-    python_version: str = DEFAULT_PYTHON_VERSION,
+    python_version: str = common.DEFAULT_PYTHON_VERSION,
     extra_pip_packages: Iterable[str] = (),
     version: str | None = None,
     description: str = "heedu encrypted inference (CKKS) with Azure ML's inference server",
@@ -211,7 +200,7 @@ def make_environment(
     :func:`make_deployment` sets them.
     """
     ml = _import_ml()
-    name = check_asset_name("environment", name)
+    name = common.check_asset_name("environment", name)
     if name.lower().startswith(("microsoft", "azureml")):
         raise DeploymentArgumentError(f"environment name {name!r} is reserved for Azure ML's curated environments")
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
@@ -245,7 +234,7 @@ def make_model(
         raise DeploymentArgumentError(f"model path {path!r} does not exist")
     return ml.Model(
         path=str(path),
-        name=check_asset_name("model", name),
+        name=common.check_asset_name("model", name),
         version=version,
         type=ml.CUSTOM_MODEL,
         description=description,
@@ -288,7 +277,7 @@ def make_endpoint(
         name=_endpoint_name("endpoint", name),
         auth_mode=auth_mode,
         description=description,
-        tags=check_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
+        tags=common.check_tags(tags, {"data": "MNIST", "method": "sklearn", "encryption": "heedu-ckks"}),
     )
 
 
@@ -315,7 +304,7 @@ def make_deployment(
     (at most 180 000 ms).
     """
     ml = _import_ml()
-    backend = check_backend(backend)
+    backend = common.check_backend(backend)
     if not isinstance(instance_type, str) or not _INSTANCE_TYPE.fullmatch(instance_type):
         raise DeploymentArgumentError(
             f"instance_type must be an Azure VM size like 'Standard_DS3_v2', got {instance_type!r}"
@@ -324,9 +313,9 @@ def make_deployment(
         pip = [
             p for d in environment.conda_file.get("dependencies", []) if isinstance(d, dict) for p in d.get("pip", [])
         ]
-        if backend == "seal" and SEAL_PACKAGE not in pip:
+        if backend == "seal" and common.SEAL_PACKAGE not in pip:
             raise DeploymentArgumentError(
-                f"backend 'seal' needs {SEAL_PACKAGE} in the environment: "
+                f"backend 'seal' needs {common.SEAL_PACKAGE} in the environment: "
                 "build the environment with make_environment(backend='seal')"
             )
     if not isinstance(model, (str, ml.Model)):
@@ -342,11 +331,11 @@ def make_deployment(
         environment=environment,
         code_configuration=code_configuration,
         instance_type=instance_type,
-        instance_count=check_count("instance_count", instance_count, 1),
-        environment_variables={"HEEDU_BACKEND": backend, **check_environment_variables(environment_variables)},
+        instance_count=common.check_count("instance_count", instance_count, 1),
+        environment_variables={"HEEDU_BACKEND": backend, **common.check_environment_variables(environment_variables)},
         request_settings=ml.OnlineRequestSettings(
-            request_timeout_ms=check_count("request_timeout_ms", request_timeout_ms, 1, MAX_REQUEST_TIMEOUT_MS),
-            max_concurrent_requests_per_instance=check_count(
+            request_timeout_ms=common.check_count("request_timeout_ms", request_timeout_ms, 1, MAX_REQUEST_TIMEOUT_MS),
+            max_concurrent_requests_per_instance=common.check_count(
                 "max_concurrent_requests_per_instance", max_concurrent_requests_per_instance, 1
             ),
         ),
@@ -368,7 +357,7 @@ def build(
     code: str | os.PathLike[str],
     scoring_script: str = "score.py",
     backend: str = "heedu",
-    heedu_requirement: str = DEFAULT_HEEDU_REQUIREMENT,
+    heedu_requirement: str = common.DEFAULT_HEEDU_REQUIREMENT,
     model_name: str = "sklearn-mnist",
     deployment_name: str = "heedu",
     instance_type: str = DEFAULT_INSTANCE_TYPE,
@@ -402,7 +391,7 @@ def get_ml_client(config_path: str | os.PathLike[str] | None = None, credential:
     explaining how to create it. ``credential`` defaults to ``DefaultAzureCredential()`` (environment,
     managed identity, Azure CLI login, ...).
     """
-    config = read_workspace_config(config_path)
+    config = common.read_workspace_config(config_path)
     ml = _import_ml()
     if credential is None:
         try:
@@ -420,8 +409,8 @@ def get_ml_client(config_path: str | os.PathLike[str] | None = None, credential:
             workspace_name=config["workspace_name"],
         )
     except Exception as exc:  # the SDK validates the ids; report them with the file they came from
-        raise wrap_error(
-            AzureConfigurationError, f"cannot use the workspace in {config['path']}: {first_line(exc)}", exc
+        raise common.wrap_error(
+            AzureConfigurationError, f"cannot use the workspace in {config['path']}: {common.first_line(exc)}", exc
         ) from None
 
 
@@ -435,7 +424,7 @@ def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int =
     """
     if not isinstance(spec, OnlineDeploymentSpec):
         raise DeploymentArgumentError("spec must be an OnlineDeploymentSpec from build()")
-    traffic_percent = check_count("traffic_percent", traffic_percent, 0, 100)
+    traffic_percent = common.check_count("traffic_percent", traffic_percent, 0, 100)
     endpoint, deployment = spec.endpoint, spec.deployment
     step = "creating the endpoint"
     try:
@@ -456,8 +445,9 @@ def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int =
             logs = f"\nLast lines of the container log:\n{tail}"
         except Exception:  # best effort: the container may never have started
             pass
-        raise wrap_error(
-            DeploymentError, f"deploying endpoint {endpoint.name!r} failed while {step}: {first_line(exc)}{logs}", exc
+        reason = common.first_line(exc)
+        raise common.wrap_error(
+            DeploymentError, f"deploying endpoint {endpoint.name!r} failed while {step}: {reason}{logs}", exc
         ) from exc
 
 
@@ -500,6 +490,6 @@ def delete(ml_client: Any, endpoint_name: str, *, local: bool = False) -> None:
     try:
         ml_client.online_endpoints.begin_delete(name=endpoint_name, local=local).result()
     except Exception as exc:
-        raise wrap_error(
-            DeploymentError, f"deleting endpoint {endpoint_name!r} failed: {first_line(exc)}", exc
+        raise common.wrap_error(
+            DeploymentError, f"deleting endpoint {endpoint_name!r} failed: {common.first_line(exc)}", exc
         ) from exc

@@ -352,6 +352,26 @@ class _Service:
         self._given_work_dir = Path(work_dir) if work_dir is not None else None
         self._keep_work_dir = keep_work_dir or work_dir is not None
         self.work_dir: Path | None = None
+        self.process: ManagedProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the service's main process (Node for Azurite, the gunicorn master for azmlinfsrv)."""
+        return self.process.pid if self.process is not None else None
+
+    def _launch(self, process: ManagedProcess) -> None:
+        """Start ``process`` and wait until it serves; on any failure (or Ctrl-C) stop it before re-raising,
+        so that a half-started service never leaks a process or a temporary folder."""
+        self.process = process
+        try:
+            self.process.start()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def _make_work_dir(self, prefix: str) -> Path:
         if self._given_work_dir is not None:
@@ -369,8 +389,12 @@ class _Service:
     def start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def stop(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def stop(self) -> None:
+        """Stop the process (SIGTERM to its group, wait, SIGKILL) and remove the temporary folder."""
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+        self._remove_work_dir()
 
     def __enter__(self: _S) -> _S:
         self.start()
@@ -411,7 +435,6 @@ class AzuriteServer(_Service):
         self.node_prefix = Path(node_prefix)
         self.install = install
         self.startup_timeout = startup_timeout
-        self.process: ManagedProcess | None = None
 
     account_name = DEV_ACCOUNT_NAME
     account_key = DEV_ACCOUNT_KEY
@@ -438,11 +461,6 @@ class AzuriteServer(_Service):
             f"BlobEndpoint={self.blob_endpoint};"
         )
 
-    @property
-    def pid(self) -> int | None:
-        """PID of the Node process."""
-        return self.process.pid if self.process is not None else None
-
     def start(self) -> None:
         """Install Azurite if needed, start it and wait until the blob endpoint answers."""
         if self.process is not None:
@@ -461,13 +479,7 @@ class AzuriteServer(_Service):
             "--blobHost", LOOPBACK, "--blobPort", str(self.port),
             "--location", str(data_dir),
         ]  # fmt: skip
-        self.process = ManagedProcess("Azurite", argv, work_dir / "azurite.log", cwd=work_dir)
-        try:
-            self.process.start()
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(ManagedProcess("Azurite", argv, work_dir / "azurite.log", cwd=work_dir))
 
     def _wait_ready(self) -> None:
         assert self.process is not None
@@ -484,13 +496,6 @@ class AzuriteServer(_Service):
             if time.monotonic() > deadline:
                 raise self.process.failure(f"did not answer at {url} within {self.startup_timeout:.0f} s")
             time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Stop Azurite (SIGTERM, wait, SIGKILL) and remove its temporary folder."""
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-        self._remove_work_dir()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -538,7 +543,6 @@ class InferenceServer(_Service):
         self.startup_timeout = startup_timeout
         self.cwd = Path(cwd) if cwd is not None else REPO_ROOT
         self.python = str(python)
-        self.process: ManagedProcess | None = None
 
     @property
     def base_url(self) -> str:
@@ -556,11 +560,6 @@ class InferenceServer(_Service):
     def liveness_uri(self) -> str:
         """``http://127.0.0.1:PORT/`` (azmlinfsrv's liveness and readiness probe: ``200 Healthy``)."""
         return f"{self.base_url}/"
-
-    @property
-    def pid(self) -> int | None:
-        """PID of the gunicorn master (the launcher process)."""
-        return self.process.pid if self.process is not None else None
 
     def worker_pids(self) -> list[int]:
         """PIDs of the gunicorn workers right now (children of the master)."""
@@ -595,13 +594,7 @@ class InferenceServer(_Service):
         gunicorn_args = env.get("GUNICORN_CMD_ARGS", "")
         if "control-socket" not in gunicorn_args:
             env["GUNICORN_CMD_ARGS"] = f"{gunicorn_args} --no-control-socket".strip()
-        self.process = ManagedProcess("azmlinfsrv", argv, work_dir / "inference_server.log", env=env, cwd=self.cwd)
-        try:
-            self.process.start()
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(ManagedProcess("azmlinfsrv", argv, work_dir / "inference_server.log", env=env, cwd=self.cwd))
 
     def _wait_ready(self) -> None:
         assert self.process is not None
@@ -624,13 +617,6 @@ class InferenceServer(_Service):
             except OSError as exc:
                 last = f"last error: {exc}"
             time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Stop the server's process group (SIGTERM, wait, SIGKILL) and remove its temporary folder."""
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-        self._remove_work_dir()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from narration import state, step
+from narration import state, step, tutorial_toolkit
 
 import heedu
 from heedu.debug import NoiseTracker
@@ -24,12 +24,9 @@ from heedu.debug import NoiseTracker
 
 def main() -> None:
     print("03 levels and rescaling: computing x * y + z\n")
-    ctx = step("build the tutorial context", lambda: heedu.CKKSContext(heedu.CKKSParameters.tutorial()))
-    keygen = heedu.KeyGenerator(ctx)
-    relin_keys = keygen.relin_keys()
-    encoder, evaluator = heedu.CKKSEncoder(ctx), heedu.Evaluator(ctx)
-    encryptor = heedu.Encryptor(ctx, keygen.public_key())
-    decryptor = heedu.Decryptor(ctx, keygen.secret_key())
+    kit = tutorial_toolkit()
+    ctx, keygen, relin_keys = kit.ctx, kit.keygen, kit.relin_keys
+    encoder, evaluator, encryptor, decryptor = kit.encoder, kit.evaluator, kit.encryptor, kit.decryptor
     tracker = NoiseTracker(ctx, keygen.secret_key())
 
     # The modulus chain: the data primes q_0 q_1 q_2. Level l means the ciphertext lives

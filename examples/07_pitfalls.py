@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from narration import state, step
+from narration import state, tutorial_toolkit
 
 import heedu
 
@@ -34,12 +34,9 @@ def expect_error(what: str, action: Callable[[], object]) -> None:
 
 def main() -> None:
     print("07 pitfalls\n")
-    ctx = step("build the tutorial context", lambda: heedu.CKKSContext(heedu.CKKSParameters.tutorial()))
-    keygen = heedu.KeyGenerator(ctx)
-    relin_keys = keygen.relin_keys()
-    encoder, evaluator = heedu.CKKSEncoder(ctx), heedu.Evaluator(ctx)
-    encryptor = heedu.Encryptor(ctx, keygen.public_key())
-    decryptor = heedu.Decryptor(ctx, keygen.secret_key())
+    kit = tutorial_toolkit()
+    ctx, relin_keys = kit.ctx, kit.relin_keys
+    encoder, evaluator, encryptor, decryptor = kit.encoder, kit.evaluator, kit.encryptor, kit.decryptor
 
     # Each rescale consumes a data prime. The tutorial's chain [60, 40, 40, 60] has two 40-bit
     # primes to spend: x^2 and x^4 fit, x^8 does not.
