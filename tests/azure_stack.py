@@ -267,6 +267,18 @@ def hostile_storage() -> Iterator[Callable[[], HostileStorage]]:
             server.stop()
 
 
+@pytest.fixture(scope="module")
+def hostile(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
+    """A :class:`HostileStorage` server for the module's tests: the storage a policy may be told to trust."""
+    return hostile_storage()
+
+
+@pytest.fixture(scope="module")
+def bystander(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
+    """Listening, never trusted: any connection it records is a request that should have been refused."""
+    return hostile_storage()
+
+
 # --------------------------------------------------------------------------------------------------
 # Requests and memory
 # --------------------------------------------------------------------------------------------------

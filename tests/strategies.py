@@ -25,7 +25,9 @@ import numpy as np
 import sympy
 from hypothesis import strategies as st
 
+from heedu.keys import KeyGenerator
 from heedu.params import CKKSContext, CKKSParameters
+from heedu.sampling import SeededRandomSource
 
 #: Polynomial degrees used by the property tests (powers of two, small).
 TOY_DEGREES: tuple[int, ...] = (2, 4, 8, 16, 32)
@@ -95,6 +97,16 @@ def bit_reverse_reference(value: int, bits: int) -> int:
     return out
 
 
+def automorphism_reference(a: Sequence[int], g: int, q: int) -> list[int]:
+    r"""Coefficients of :math:`a(X^g) \bmod (X^n + 1, q)`, by the definition: :math:`X^{n+k} = -X^k`."""
+    n = len(a)
+    out = [0] * n
+    for j, c in enumerate(a):
+        e = j * g % (2 * n)
+        out[e % n] = (out[e % n] + (c if e < n else -c)) % q
+    return out
+
+
 def as_uint64_rows(rows: Sequence[Sequence[int]]) -> np.ndarray:
     """A ``(k, n)`` ``uint64`` array from nested Python integers."""
     return np.array([[int(v) for v in row] for row in rows], dtype=np.uint64)
@@ -112,6 +124,11 @@ def cached_toy_context(
     prime, as for ``CKKSParameters.coeff_modulus_bits``; the scale is
     ``2**scale_bits``. Contexts are heavy, so equal arguments share one object.
     """
+    return toy_context(n, bits, scale_bits)
+
+
+def toy_context(n: int, bits: Sequence[int], scale_bits: int) -> CKKSContext:
+    """A fresh (uncached) toy context with the arguments of :func:`cached_toy_context`."""
     parameters = CKKSParameters(
         poly_modulus_degree=n,
         coeff_modulus_bits=tuple(bits),
@@ -119,6 +136,12 @@ def cached_toy_context(
         allow_insecure=True,
     )
     return CKKSContext(parameters)
+
+
+def seeded_toy_keys(n: int, bits: Sequence[int], scale_bits: int, seed: bytes) -> tuple[CKKSContext, KeyGenerator]:
+    """A fresh toy context (see :func:`toy_context`) and a key generator drawing from ``SeededRandomSource(seed)``."""
+    context = toy_context(n, bits, scale_bits)
+    return context, KeyGenerator(context, random_source=SeededRandomSource(seed))
 
 
 # --------------------------------------------------------------------------------------

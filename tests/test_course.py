@@ -15,28 +15,20 @@ import importlib.util
 import re
 import runpy
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.docs_support import DOCS, ROOT, check_png_header, needs_matplotlib, run_python
 from tests.markdown_blocks import run_python_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 COURSE = DOCS / "course"
 CHAPTERS = sorted(path.name for path in COURSE.glob("[0-9][0-9]-*.md"))
 COURSE_FIGURES = DOCS / "figures" / "course_figures.py"
 MAKE_FIGURES = DOCS / "figures" / "make_figures.py"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\.\./figures/out/([^)\s]+)\)")
 
 
-needs_matplotlib = pytest.mark.skipif(
-    importlib.util.find_spec("matplotlib") is None,
-    reason="matplotlib is not installed (optional, only for the figures): .venv/bin/pip install matplotlib",
-)
 needs_mkdocs = pytest.mark.skipif(
     importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None,
     reason="mkdocs and mkdocstrings are not installed: .venv/bin/pip install mkdocs 'mkdocstrings[python]'",
@@ -91,23 +83,12 @@ def _course_figure_names() -> list[str]:
 
 
 def _check_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data.startswith(PNG_SIGNATURE), f"{path.name} is not a PNG"
-    assert len(data) > 10_000, f"{path.name} is only {len(data)} bytes"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the IHDR chunk
-    assert width >= 800 and height >= 400, f"{path.name} is {width} x {height} pixels"
+    check_png_header(path, min_bytes=10_000, min_width=800, min_height=400)
 
 
 @needs_matplotlib
 def test_course_figures(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(COURSE_FIGURES), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run_python([str(COURSE_FIGURES), str(tmp_path)], cwd=ROOT)
     drawn = sorted(path.name for path in tmp_path.glob("*.png"))
     referenced = _course_figure_names()
     assert referenced, "no chapter shows a figure"
@@ -134,21 +115,7 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("out", "__pycache__"))
     for script in (COURSE_FIGURES, MAKE_FIGURES):
-        result = subprocess.run(
-            [sys.executable, str(script), str(docs / "figures" / "out")],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        run_python([str(script), str(docs / "figures" / "out")], cwd=ROOT)
+    run_python(["-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=tmp_path, tail=4000)
     for name in CHAPTERS:
         assert (tmp_path / "site" / "course" / Path(name).stem / "index.html").is_file(), name

@@ -7,16 +7,12 @@ import pytest
 
 import heedu
 from heedu.debug import NoiseTracker, measure_noise, precision_stats
+from tests.strategies import seeded_toy_keys
 
 
 @pytest.fixture(scope="module")
 def toy():
-    ctx = heedu.CKKSContext(
-        heedu.CKKSParameters(poly_modulus_degree=64, coeff_modulus_bits=[50, 40, 50], scale=2.0**40,
-                             allow_insecure=True)
-    )
-    keygen = heedu.KeyGenerator(ctx, random_source=heedu.SeededRandomSource(b"d" * 32))
-    return ctx, keygen
+    return seeded_toy_keys(64, [50, 40, 50], 40, b"d" * 32)
 
 
 def test_precision_stats_counts_bits():

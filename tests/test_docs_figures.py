@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import runpy
 import subprocess
 import sys
@@ -17,19 +16,11 @@ from pathlib import Path
 import pytest
 
 from heedu.inference import PackingPlan
+from tests.docs_support import DOCS, ROOT, check_png_header, needs_matplotlib, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 CHAPTER_7 = DOCS / "course" / "07-encrypted-linear-layers.md"  # its code blocks run with the course's
 FIGURE_SCRIPT = DOCS / "figures" / "make_figures.py"
 FIGURES = ["slot-layout.png", "diagonals.png", "schedule.png"]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-needs_matplotlib = pytest.mark.skipif(
-    importlib.util.find_spec("matplotlib") is None,
-    reason="matplotlib is not installed (optional, only for the figures): .venv/bin/pip install matplotlib",
-)
 
 
 def test_printed_plan_matches_the_code() -> None:
@@ -61,11 +52,7 @@ def test_slot_layout_figure_follows_the_plan(sizes: tuple[int, int, int]) -> Non
 def _check_png(path: Path) -> None:
     import matplotlib.image
 
-    data = path.read_bytes()
-    assert data.startswith(PNG_SIGNATURE), f"{path.name} is not a PNG"
-    assert len(data) > 20_000, f"{path.name} is only {len(data)} bytes"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the IHDR chunk
-    assert width >= 1000 and height >= 600, f"{path.name} is {width} x {height} pixels"
+    check_png_header(path, min_bytes=20_000, min_width=1000, min_height=600)
     pixels = matplotlib.image.imread(path)[..., :3]
     drawn = (pixels < 0.95).any(axis=-1).mean()  # share of pixels that are not (near) white
     colours = len({tuple(p) for p in pixels[::7, ::7].reshape(-1, 3).round(2).tolist()})
@@ -75,14 +62,7 @@ def _check_png(path: Path) -> None:
 
 @needs_matplotlib
 def test_make_figures(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(FIGURE_SCRIPT), str(tmp_path / "cli")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run_python([str(FIGURE_SCRIPT), str(tmp_path / "cli")], cwd=ROOT)
     for name in FIGURES:
         _check_png(tmp_path / "cli" / name)
 

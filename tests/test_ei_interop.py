@@ -26,6 +26,7 @@ import re
 import struct
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -414,13 +415,19 @@ def test_result_sent_back_has_a_known_data_level(round784):
     assert ctx.level_of(sealed.parms_id) == 1 and sealed.seed is None
 
 
+#: Requests or answers that are no list of strings, or an empty one, made from a good string: refused alike.
+NOT_A_LIST = [
+    pytest.param(lambda good: [], id="empty list"),
+    pytest.param(lambda good: None, id="None"),
+    pytest.param(lambda good: good, id="str instead of list"),
+    pytest.param(lambda good: good.encode(), id="bytes instead of list"),
+]
+
+
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda good: [], id="empty list"),
-        pytest.param(lambda good: None, id="None"),
-        pytest.param(lambda good: good, id="str instead of list"),
-        pytest.param(lambda good: good.encode(), id="bytes instead of list"),
+        *NOT_A_LIST,
         pytest.param(lambda good: {"data": [good]}, id="dict"),
         pytest.param(lambda good: 42, id="int"),
         pytest.param(lambda good: [None], id="list of None"),
@@ -438,10 +445,7 @@ def test_predict_rejects_malformed_requests(guard, pkg, round784, make):
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda good: [], id="empty list"),
-        pytest.param(lambda good: None, id="None"),
-        pytest.param(lambda good: good, id="str instead of list"),
-        pytest.param(lambda good: good.encode(), id="bytes instead of list"),
+        *NOT_A_LIST,
         pytest.param(lambda good: 3.5, id="float"),
         pytest.param(lambda good: [None], id="list of None"),
         pytest.param(lambda good: [1], id="list of int"),
@@ -602,11 +606,27 @@ def _damage(data: st.DataObject, blob: bytes, hot: list[int]) -> bytes:
 # Offsets in ciphertext members: parms_id, is_ntt, size, N, k, scale, nested header, count, data; seed at the end.
 CT_HOT = [0, 32, 33, 41, 49, 57, 65, 73, 81, 89]
 
-REQUEST_FUZZ = settings(
-    deadline=None,
-    max_examples=max(10, settings.default.max_examples // 2),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+
+def _fuzz_settings(floor: int, share: int) -> settings:
+    """Budget of a fuzz test whose examples are costly: a ``1/share`` of the profile's, at least ``floor``."""
+    return settings(
+        deadline=None,
+        max_examples=max(floor, settings.default.max_examples // share),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def _assert_one_answer_or_heedu_error(predict: Callable[[], object]) -> None:
+    """``predict()`` either answers one string or raises a :class:`heedu.HeeduError` with a message."""
+    try:
+        result = predict()
+    except heedu.HeeduError as error:
+        assert str(error)
+        return
+    assert isinstance(result, list) and len(result) == 1 and isinstance(result[0], str)
+
+
+REQUEST_FUZZ = _fuzz_settings(10, 2)
 
 
 @REQUEST_FUZZ
@@ -625,12 +645,7 @@ def test_fuzz_predict_request_raises_only_heedu_errors(guard, pkg, round784, dat
         text = round784.request[0]
         i = data.draw(st.integers(0, len(text) - 1))
         text = text[:i] + data.draw(st.text(max_size=4)) + text[i + 1 :]
-    try:
-        result = guard.predict([text], pkg.blob)
-    except heedu.HeeduError as error:
-        assert str(error)
-        return
-    assert isinstance(result, list) and len(result) == 1 and isinstance(result[0], str)
+    _assert_one_answer_or_heedu_error(lambda: guard.predict([text], pkg.blob))
 
 
 @pytest.fixture(scope="module")
@@ -652,11 +667,7 @@ def test_plain_key_blob_is_accepted(plain_key_blob, round784):
     assert server.predict(round784.request, plain_key_blob.blob) == round784.answer[:1]
 
 
-KEY_FUZZ = settings(
-    deadline=None,
-    max_examples=max(8, settings.default.max_examples // 4),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+KEY_FUZZ = _fuzz_settings(8, 4)
 
 
 @KEY_FUZZ
@@ -667,12 +678,7 @@ def test_fuzz_predict_key_blob_raises_only_heedu_errors(pkg, plain_key_blob, rou
     else:
         blob = _damage(data, pkg.blob, [0, 8, 16, len(fx.split_public_keys(pkg.blob)[0])])
     server = HeeduServer(round784.coef[:1], round784.intercept[:1])
-    try:
-        result = server.predict(round784.request, blob)
-    except heedu.HeeduError as error:
-        assert str(error)
-        return
-    assert isinstance(result, list) and len(result) == 1 and isinstance(result[0], str)
+    _assert_one_answer_or_heedu_error(lambda: server.predict(round784.request, blob))
 
 
 # --------------------------------------------------------------------------------------

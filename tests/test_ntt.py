@@ -21,6 +21,7 @@ from heedu.numth import minimal_primitive_root
 from tests.strategies import (
     SEAL_TUTORIAL_PRIMES,
     SEAL_TUTORIAL_ROOTS,
+    automorphism_reference,
     bit_reverse_reference,
     degrees_and_moduli,
     largest_ntt_primes,
@@ -37,19 +38,6 @@ def tables_and_arrays(
     tables = ntt.NTTTables(n, moduli)
     arrays = [draw(residue_arrays(moduli, n, batch)) for _ in range(count)]
     return tables, arrays
-
-
-def automorphism_coefficients(a: list[int], g: int, q: int) -> list[int]:
-    r"""Coefficients of :math:`a(X^g) \bmod (X^n + 1, q)`, by the definition."""
-    n = len(a)
-    out = [0] * n
-    for j, c in enumerate(a):
-        e = j * g % (2 * n)
-        if e < n:
-            out[e] = (out[e] + c) % q
-        else:
-            out[e - n] = (out[e - n] - c) % q
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -224,7 +212,7 @@ def test_galois_permutation_matches_the_coefficient_automorphism(
     permutation = ntt.galois_permutation_ntt(n, g)
     assert sorted(permutation.tolist()) == list(range(n))
     rotated = np.array(
-        [automorphism_coefficients([int(c) for c in row], g, q) for row, q in zip(a, tables.moduli)], dtype=np.uint64
+        [automorphism_reference([int(c) for c in row], g, q) for row, q in zip(a, tables.moduli)], dtype=np.uint64
     )
     assert np.array_equal(tables.forward(a)[..., permutation], tables.forward(rotated))
 

@@ -18,7 +18,13 @@ from heedu.errors import ContextMismatchError, FormError, ParameterError, ShapeE
 from heedu.ntt import negacyclic_multiply_schoolbook
 from heedu.ring import PolyRing, RNSPoly
 from heedu.rns import RNSBasis
-from tests.strategies import degrees_and_moduli, largest_ntt_primes, residue_arrays, signed_coefficients
+from tests.strategies import (
+    automorphism_reference,
+    degrees_and_moduli,
+    largest_ntt_primes,
+    residue_arrays,
+    signed_coefficients,
+)
 
 
 @st.composite
@@ -39,16 +45,6 @@ def ring_and_polys(
 
 def rows(poly: RNSPoly) -> list[list[int]]:
     return [[int(c) for c in row] for row in poly.data]
-
-
-def automorphism(a: list[int], g: int, q: int) -> list[int]:
-    r"""Coefficients of :math:`a(X^g) \bmod (X^n + 1, q)` by the definition."""
-    n = len(a)
-    out = [0] * n
-    for j, c in enumerate(a):
-        e = j * g % (2 * n)
-        out[e % n] = (out[e % n] + (c if e < n else -c)) % q
-    return out
 
 
 def negacyclic_over_integers(a: list[int], b: list[int]) -> list[int]:
@@ -282,7 +278,7 @@ def test_apply_galois_in_both_forms_is_the_automorphism(
 ) -> None:
     ring, (a,) = case
     g = data.draw(st.integers(0, ring.n - 1).map(lambda k: 2 * k + 1))
-    expected = [automorphism(row, g, q) for row, q in zip(rows(a), ring.moduli)]
+    expected = [automorphism_reference(row, g, q) for row, q in zip(rows(a), ring.moduli)]
     in_coeff = a.apply_galois(g)
     in_ntt = a.to_ntt().apply_galois(g)
     assert not in_coeff.is_ntt and in_ntt.is_ntt

@@ -24,6 +24,7 @@ import struct
 import time
 import tracemalloc
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -199,12 +200,16 @@ def keys(toy_context: heedu.CKKSContext) -> dict[str, object]:
     return {"slots": slots, "members": members}
 
 
+#: Every wire test that takes ``compr`` runs on both of SEAL's stored forms: no compression and zlib.
+BOTH_COMPRESSIONS = pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+
+
 # --------------------------------------------------------------------------------------
 # Round trips and the exact layout
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 @pytest.mark.parametrize("seeded", [False, True], ids=["unseeded", "seeded"])
 @pytest.mark.parametrize("level", [0, 1, 2])
 def test_ciphertext_round_trip_and_layout(toy_context, compr, seeded, level):
@@ -249,7 +254,7 @@ def test_tutorial_ciphertext_round_trip(tut):
         assert_same_ct(read_ciphertext(blob, tut), ct)
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 def test_kswitch_keys_round_trip_and_layout(toy_context, keys, compr):
     blob = write_kswitch_keys(toy_context.key_parms_id, keys["slots"], compr)
     assert blob == wrap(keys["members"], compr)
@@ -304,7 +309,7 @@ def test_empty_kswitch_keys(toy_context):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 @pytest.mark.parametrize("version", [(4, 0), (4, 4)])
 @pytest.mark.parametrize("level", [0, 2])
 def test_reads_the_4x_layout(toy_context, compr, version, level):
@@ -368,9 +373,12 @@ def test_reads_and_decrypts_a_real_seal_44_ciphertext(tut):
 # --------------------------------------------------------------------------------------
 
 
-def _rejects(data: bytes, context: heedu.CKKSContext, pattern: str) -> heedu.SerializationError:
+def _rejects(
+    data: bytes, context: heedu.CKKSContext, pattern: str, read: Callable[..., object] = read_ciphertext
+) -> heedu.SerializationError:
+    """``read(data, context)`` raises a :class:`heedu.SerializationError` whose message matches ``pattern``."""
     with pytest.raises(heedu.SerializationError) as info:
-        read_ciphertext(data, context)
+        read(data, context)
     assert re.search(pattern, str(info.value), re.IGNORECASE), str(info.value)
     return info.value
 
@@ -412,7 +420,7 @@ def test_declared_size_smaller_than_the_data(toy_context, base):
 
 
 @pytest.mark.parametrize("extra", [b"\x00", b"\x00" * 8, b"garbage!", b"\x5e\xa1\x10\x03\x05\x00\x00\x00"])
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 def test_trailing_bytes_after_the_object(toy_context, base, compr, extra):
     blob = wrap(base["plain_members"], compr)
     _rejects(blob + extra, toy_context, r"unexpected bytes")
@@ -423,7 +431,7 @@ def test_a_second_object_after_the_ciphertext_is_trailing_data(toy_context, base
     _rejects(blob + blob, toy_context, r"unexpected bytes")
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 @pytest.mark.parametrize("seeded", [False, True], ids=["unseeded", "seeded"])
 def test_truncated_object_at_every_interesting_offset(toy_context, base, seeded, compr):
     """The whole object cut short (its header still declaring the full size)."""
@@ -528,35 +536,36 @@ def test_zlib_bomb_is_rejected_by_the_cap(toy_context, bomb):
     assert time.perf_counter() - start < 20.0
 
 
-def _peak_and_time(call, *args) -> tuple[int, float]:
-    """Peak traced memory (bytes) and wall time of ``call(*args)``, which must raise SerializationError."""
+def _peak_memory(call, *args) -> int:
+    """Peak traced memory (bytes) of ``call(*args)``, which must raise SerializationError.
+
+    Memory, not time, is what shows that nothing beyond the cap is inflated: a wall-clock bound would
+    only measure how busy the machine is.
+    """
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(heedu.SerializationError, match=r"limit|bomb"):
             call(*args)
-        return tracemalloc.get_traced_memory()[1], time.perf_counter() - start
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
 @pytest.mark.parametrize("which", ["toy", "tutorial"])
-def test_zlib_bomb_is_rejected_with_small_memory_and_time(toy_context, tut, bomb, which):
+def test_zlib_bomb_is_rejected_with_small_memory(toy_context, tut, bomb, which):
     """The cap is what the parameters allow (a few MiB at N = 8192), and nothing beyond it is inflated.
 
     (Before the context-derived cap, this bomb cost 512 MiB peak and about 1 s.)
     """
     context = toy_context if which == "toy" else tut
-    peak, elapsed = _peak_and_time(read_ciphertext, bomb, context)
+    peak = _peak_memory(read_ciphertext, bomb, context)
     assert peak < 64 << 20, f"rejecting a {len(bomb)}-byte bomb allocated {peak / 2**20:.0f} MiB"
-    assert elapsed < 1.0, f"rejecting a {len(bomb)}-byte bomb took {elapsed:.2f} s"
 
 
 def test_zlib_bomb_in_kswitch_keys_costs_at_most_the_key_cap(toy_context, bomb):
-    peak, elapsed = _peak_and_time(read_kswitch_keys, bomb, 0, toy_context, 8)
+    peak = _peak_memory(read_kswitch_keys, bomb, 0, toy_context, 8)
     assert MAX_KEY_BYTES <= 64 << 20
     assert peak < 2 * MAX_KEY_BYTES + (16 << 20), f"{peak / 2**20:.0f} MiB to reject a key bomb"
-    assert elapsed < 2.0
 
 
 def test_the_cap_admits_the_largest_legitimate_ciphertext(tut):
@@ -674,7 +683,7 @@ def test_member_case_list_is_complete(member_cases):
     assert sorted(MEMBER_CASE_NAMES) == sorted(member_cases)
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 @pytest.mark.parametrize("case", MEMBER_CASE_NAMES)
 def test_malformed_ciphertext_members(toy_context, member_cases, case, compr):
     members, pattern = member_cases[case]
@@ -702,6 +711,10 @@ KS_DIM1 = 32
 KS_DIM2_SLOT0 = 40
 KS_DIM2_SLOT1 = 48
 KS_FIRST_COMPONENT = 56
+
+
+def _read_eight_slots(data: bytes, context: heedu.CKKSContext) -> object:
+    return read_kswitch_keys(data, 0, context, max_slots=8)
 
 
 @pytest.fixture(scope="module")
@@ -773,13 +786,11 @@ def test_ks_case_list_is_complete(ks_cases):
     assert sorted(KS_CASE_NAMES) == sorted(ks_cases)
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 @pytest.mark.parametrize("case", KS_CASE_NAMES)
 def test_malformed_kswitch_keys(toy_context, ks_cases, case, compr):
     members, pattern = ks_cases[case]
-    with pytest.raises(heedu.SerializationError) as info:
-        read_kswitch_keys(wrap(members, compr), 0, toy_context, max_slots=8)
-    assert re.search(pattern, str(info.value), re.IGNORECASE), str(info.value)
+    _rejects(wrap(members, compr), toy_context, pattern, _read_eight_slots)
 
 
 def test_truncated_kswitch_keys_at_every_interesting_offset(toy_context, keys):
@@ -924,7 +935,7 @@ def test_fuzz_read_kswitch_keys_raises_only_heedu_errors(toy_context, keys, data
             assert (ct.data < np.array(toy_context.key_ring.moduli, dtype=np.uint64)[:, None]).all()
 
 
-@pytest.mark.parametrize("compr", [0, 1], ids=["none", "zlib"])
+@BOTH_COMPRESSIONS
 def test_plaintexts_round_trip_through_the_seal_35_writer(toy_context, compr):
     """What heedu writes as a SEAL 3.5 Plaintext, it reads back: data, level and scale."""
     from heedu.seal.wire import SealPlaintext, read_plaintext, write_plaintext

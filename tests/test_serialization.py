@@ -11,17 +11,14 @@ from hypothesis import strategies as st
 
 import heedu
 from heedu.serialization import HEADER, dumps, loads
+from tests.strategies import seeded_toy_keys
 
 ERRORS = (heedu.SerializationError, heedu.ContextMismatchError, heedu.SecretKeyExposureError, heedu.SecurityError)
 
 
 @pytest.fixture(scope="module")
 def toy():
-    ctx = heedu.CKKSContext(
-        heedu.CKKSParameters(poly_modulus_degree=32, coeff_modulus_bits=[40, 30, 40], scale=2.0**30,
-                             allow_insecure=True)
-    )
-    keygen = heedu.KeyGenerator(ctx, random_source=heedu.SeededRandomSource(b"s" * 32))
+    ctx, keygen = seeded_toy_keys(32, [40, 30, 40], 30, b"s" * 32)
     encoder = heedu.CKKSEncoder(ctx)
     values = np.linspace(-1, 1, ctx.slot_count)
     objects = {

@@ -119,17 +119,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Model:
     return Model(folder, estimator, x[300:])
 
 
-@pytest.fixture(scope="module")
-def hostile(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
-    return hostile_storage()
-
-
-@pytest.fixture(scope="module")
-def bystander(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
-    """Listening, never trusted: any connection it records is a request the service should have refused."""
-    return hostile_storage()
-
-
 def _identity(client: Any, azurite: AzuriteServer) -> EIIdentity:
     _, blob = client.get_public_keys()
     key_id = upload_public_keys(azurite.connection_string, CONTAINER, blob)

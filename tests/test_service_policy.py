@@ -17,7 +17,7 @@ import sys
 import time
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -194,17 +194,6 @@ def test_an_azure_connection_string_gets_a_local_short_sas_and_no_account_key() 
 
 
 # ------------------------------------------------------------------------------------ downloads
-
-
-@pytest.fixture(scope="module")
-def hostile(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
-    return hostile_storage()
-
-
-@pytest.fixture(scope="module")
-def bystander(hostile_storage: Callable[[], HostileStorage]) -> HostileStorage:
-    """A listening socket nobody trusts: every refused URL below points at it, and it must see no connection."""
-    return hostile_storage()
 
 
 @pytest.fixture()
