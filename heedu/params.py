@@ -89,6 +89,35 @@ def parms_id(poly_modulus_degree: int, moduli: Sequence[int]) -> bytes:
     return hashlib.blake2b(struct.pack(f"<{len(words)}Q", *words), digest_size=32).digest()
 
 
+def check_stored_scale(scale: object, moduli: Sequence[int], what: str) -> None:
+    r"""SEAL's rule for a stored scale: :math:`1 \le \Delta < 2^{\text{bits of } Q}`, :math:`Q = \prod q_i`.
+
+    A scale below 1 or NaN cannot come from encoding; one at or above :math:`Q`
+    leaves no room for any value. Either decrypts to nonsense (NaN, 1e-289), so
+    objects that claim such a scale are refused where they enter. The bound is
+    compared in :math:`\log_2`, because :math:`2^{\text{bits}}` overflows a float
+    beyond 1023 bits of modulus.
+
+    Raises
+    ------
+    ScaleOutOfBoundsError
+        ``scale`` is not a finite number in that range.
+
+    >>> check_stored_scale(2.0**40, [2**60 - 93], "a ciphertext")
+    >>> check_stored_scale(2.0**60, [2**60 - 93], "a ciphertext")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    heedu.errors.ScaleOutOfBoundsError: a ciphertext has scale 1.152921504606847e+18; ... in [1, 2^60) ...
+    """
+    bits = sum(q.bit_length() for q in moduli)
+    real = isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool)
+    if not real or not (math.isfinite(scale) and scale >= 1 and math.log2(scale) < bits):  # type: ignore[arg-type]
+        raise ScaleOutOfBoundsError(
+            f"{what} has scale {scale!r}; a scale must be a finite number in [1, 2^{bits}) "
+            f"there (the level's modulus has {bits} bits)"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class CKKSParameters:
     r"""The literal description of a CKKS parameter set (cheap to make, compare and send).
@@ -354,25 +383,17 @@ class CKKSContext:
             raise LevelError(f"level must be an integer in [0, {self.max_level}], got {level!r}")
 
     def check_scale(self, level: int, scale: object, what: str = "a ciphertext") -> None:
-        r"""SEAL's rule for a stored scale: :math:`1 \le \Delta < 2^{\text{bits of } Q_\ell}`.
-
-        A scale below 1 or NaN cannot come from encoding; one at or above :math:`Q_\ell`
-        leaves no room for any value. Either decrypts to nonsense (NaN, 1e-289), so
-        objects that claim such a scale are refused where they enter.
+        r""":func:`check_stored_scale` for ``level`` of this context.
 
         Raises
         ------
+        LevelError
+            ``level`` is not a data level.
         ScaleOutOfBoundsError
-            ``scale`` is not a finite number in that range.
+            ``scale`` is not a finite number in :math:`[1, 2^{\text{bits of } Q_\ell})`.
         """
         self.check_level(level)
-        bits = sum(q.bit_length() for q in self.data_primes[: level + 1])
-        real = isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool)
-        if not real or not (math.isfinite(scale) and scale >= 1 and math.log2(scale) < bits):  # type: ignore[arg-type]
-            raise ScaleOutOfBoundsError(
-                f"{what} at level {level} has scale {scale!r}; a scale must be a finite number in [1, 2^{bits}) "
-                f"there (the level's modulus has {bits} bits)"
-            )
+        check_stored_scale(scale, self.data_primes[: level + 1], f"{what} at level {level}")
 
     def describe(self) -> str:
         """A human-readable summary: security, levels, bits per level, precision budget, sizes."""

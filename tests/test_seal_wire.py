@@ -38,8 +38,10 @@ from heedu.seal.wire import (
     MAX_KEY_BYTES,
     MAX_OBJECT_BYTES,
     SealCiphertext,
+    parse_ciphertext_members,
     read_ciphertext,
     read_kswitch_keys,
+    read_object,
     write_ciphertext,
     write_kswitch_keys,
 )
@@ -228,6 +230,22 @@ def test_seeded_ciphertext_stores_only_c0_and_the_seed(toy_context, base):
     assert len(members) == OFF_DATA + 8 * k * n + 64
     assert members[-64:] == ct.seed
     assert members[OFF_NTT] == 1 and struct.unpack_from("<Q", members, OFF_SIZE)[0] == 2
+
+
+@pytest.mark.parametrize("scale", [2.0**40, float("nan"), 0.5])
+def test_scale_rule_holds_for_a_level_wider_than_a_float(toy_context, scale):
+    """A level of 1080 bits (insecure parameters may have one) puts :math:`2^{bits}` beyond a float;
+    the stored-scale rule must still decide, not overflow: 2^40 reads, NaN and 0.5 are the bytes' fault."""
+    moduli = (2**60 - 93,) * 18
+    pid = heedu.params.parms_id(toy_context.poly_modulus_degree, moduli)
+    data = np.zeros((2, len(moduli), toy_context.poly_modulus_degree), dtype=np.uint64)
+    head, members, _ = read_object(wrap(ct_members(pid, data, scale)))
+    if scale == 2.0**40:
+        ct, _ = parse_ciphertext_members(members, head, toy_context, {pid: moduli})
+        assert ct.scale == scale
+    else:
+        with pytest.raises(heedu.SerializationError, match=r"a scale must be a finite number in \[1, 2\^1080\)"):
+            parse_ciphertext_members(members, head, toy_context, {pid: moduli})
 
 
 def test_size_three_ciphertext_round_trips(toy_context):

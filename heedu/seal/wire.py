@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SecretKeyExposureError, SerializationError
+from ..errors import ScaleOutOfBoundsError, SecretKeyExposureError, SerializationError
 from ..keys import SecretKey
-from ..params import CKKSContext
+from ..params import CKKSContext, check_stored_scale
 from ..serialization import ByteReader
 from .blake2 import BlakePRNG
 from .samplers import SamplerVersion, WordStream, sample_uniform
@@ -244,10 +244,11 @@ def _read_coefficient_array(
 
 
 def _check_scale(scale: float, moduli: tuple[int, ...], what: str) -> None:
-    """A CKKS scale is at least 1 and leaves room below the level's modulus (SEAL's own bound)."""
-    bits = sum(q.bit_length() for q in moduli)
-    if not (np.isfinite(scale) and 1.0 <= scale < 2.0**bits):
-        raise SerializationError(f"{what} has scale {scale!r}; expected a number in [1, 2^{bits}) for its level")
+    """:func:`~heedu.params.check_stored_scale`, reported as the bytes' fault."""
+    try:
+        check_stored_scale(scale, moduli, what)
+    except ScaleOutOfBoundsError as error:
+        raise SerializationError(str(error)) from None
 
 
 def data_level_moduli(context: CKKSContext) -> dict[bytes, tuple[int, ...]]:
