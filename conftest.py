@@ -3,7 +3,8 @@
 The docstrings of :class:`heedu.Evaluator`, :class:`heedu.Encryptor`, :class:`heedu.Decryptor` and
 :class:`heedu.KeyGenerator` build these objects in full in their class examples; their methods'
 examples then stay three lines long by reusing them (``ctx``, ``keygen``, ``encoder``,
-``encryptor``, ``decryptor``, ``evaluator``, ``relin_keys``, ``galois_keys``, ``np``).
+``encryptor``, ``decryptor``, ``evaluator``, ``relin_keys``, ``galois_keys``, ``np``); and
+:mod:`heedu.coefficient_encoder`'s ring without a special prime (``toy``, ``coder``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ def _toy_ring_for_doctests(doctest_namespace: dict) -> None:
                              allow_insecure=True)
     )
     keygen = heedu.KeyGenerator(ctx)
+    toy = heedu.CKKSContext(
+        heedu.CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=[40, 30], scale=2.0**20,
+                             special_prime=False, allow_insecure=True)
+    )
     doctest_namespace.update(
+        toy=toy,
+        coder=heedu.CoefficientEncoder(toy),
         np=np,
         heedu=heedu,
         ctx=ctx,

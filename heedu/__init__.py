@@ -10,7 +10,8 @@ The library, in tiers; each module imports only modules listed before it
 5. ``ring``: RNS polynomials in coefficient or NTT form
 6. ``params``: ``CKKSParameters`` and ``CKKSContext`` (modulus chain, parms_id, security)
 7. ``plaintext``, ``ciphertext``: the value types and their checks
-8. ``encoder``, ``keys``, ``encryption``: encoding, key generation, encryption
+8. ``coefficient_encoder``, ``encoder``, ``keys``, ``encryption``: encodings (coefficients, slots), key
+   generation, encryption
 9. ``keyswitch``, ``evaluator``: homomorphic operations
 10. ``serialization``, ``debug``: heedu's own format (values and keys only: it imports nothing that
     computes on them); noise and precision tools
@@ -36,6 +37,7 @@ Nothing in ``heedu`` imports ``azure_adapter`` or ``benchmarks``: those are appl
 """
 
 from .ciphertext import Ciphertext
+from .coefficient_encoder import CoefficientEncoder
 from .encoder import CKKSEncoder
 from .encryption import Decryptor, Encryptor
 from .errors import (
@@ -67,6 +69,7 @@ __all__ = [
     "CKKSEncoder",
     "CKKSParameters",
     "Ciphertext",
+    "CoefficientEncoder",
     "ContextMismatchError",
     "Decryptor",
     "EncodingError",

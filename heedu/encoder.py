@@ -47,11 +47,10 @@ import math
 
 import numpy as np
 
-from . import modarith
-from .errors import EncodingError, LevelError, ScaleOutOfBoundsError, ShapeError
+from .coefficient_encoder import check_encoding_scale, integers_to_rns, scale_and_round
+from .errors import EncodingError, LevelError, ShapeError
 from .params import CKKSContext
 from .plaintext import Plaintext, check_plaintext
-from .ring import PolyRing
 
 
 def slot_exponents(n: int) -> np.ndarray:
@@ -184,11 +183,7 @@ class CKKSEncoder:
         level = ctx.max_level if level is None else level
         if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
             raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
-        scale = ctx.scale if scale is None else scale
-        real_types = (int, float, np.integer, np.floating)
-        if isinstance(scale, bool) or not isinstance(scale, real_types) or not math.isfinite(scale) or scale <= 0:
-            raise ScaleOutOfBoundsError(f"scale must be a positive finite number, got {scale!r}")
-        return float(scale), int(level)
+        return check_encoding_scale(ctx.scale if scale is None else scale), int(level)
 
     def encode(self, values: object, scale: float | None = None, level: int | None = None) -> Plaintext:
         r"""Encode up to :math:`N/2` real or complex values (or one number, in slot 0).
@@ -240,6 +235,8 @@ class CKKSEncoder:
     def encode_coefficients(self, coefficients: np.ndarray, scale: float, level: int) -> Plaintext:
         """Scale real coefficients, round half to even, and lift them into the RNS ring in NTT form.
 
+        The last step of encoding, shared with :class:`~heedu.coefficient_encoder.CoefficientEncoder`.
+
         Raises
         ------
         EncodingError
@@ -257,21 +254,7 @@ class CKKSEncoder:
         if np.shape(coefficients) != (self.n,):
             raise EncodingError(f"expected {self.n} coefficients, got shape {np.shape(coefficients)}")
         ring = self.context.ring(level)
-        with np.errstate(over="ignore"):  # an overflow to infinity is reported just below, as an EncodingError
-            scaled = np.rint(np.asarray(coefficients, dtype=np.float64) * scale)
-        largest = float(np.max(np.abs(scaled))) if scaled.size else 0.0
-        if not math.isfinite(largest):
-            raise EncodingError(
-                f"values times the scale 2^{math.log2(scale):.1f} overflow double precision; "
-                "reduce the values or the scale"
-            )
-        if largest >= ring.basis.product / 2:
-            raise EncodingError(
-                f"scaled values reach 2^{math.log2(largest) if largest > 0 else 0:.1f}, beyond the "
-                f"level-{level} modulus of {ring.basis.product.bit_length()} bits: reduce the scale "
-                f"(now 2^{math.log2(scale):.1f}) or the values, or encode at a higher level"
-            )
-        residues = integers_to_rns(scaled, ring)
+        residues = integers_to_rns(scale_and_round(coefficients, scale, ring.basis.product, level, "coefficients"), ring)
         return Plaintext(ring.ntt.forward(residues), level, scale)
 
     # ------------------------------------------------------------------ decode
@@ -294,23 +277,3 @@ class CKKSEncoder:
         coefficients = ring.basis.to_centered_float(ring.ntt.inverse(plaintext.data)) / plaintext.scale
         slots = self.embed(coefficients)
         return slots if complex_output else slots.real.copy()
-
-
-def integers_to_rns(values: np.ndarray, ring: PolyRing) -> np.ndarray:
-    r"""Residues ``(k, N)`` of integer-valued float64 ``values`` of any magnitude, exactly.
-
-    Below :math:`2^{62}` the value converts to ``int64`` directly. Above, a
-    float64 is :math:`M \cdot 2^E` with a 53-bit integer mantissa :math:`M`,
-    so :math:`x \bmod q = (M \bmod q)(2^E \bmod q) \bmod q` exactly.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    large = np.abs(values) >= 2.0**62
-    if not large.any():
-        return modarith.from_signed(values.astype(np.int64)[None, :], ring.q)
-    mantissa, exponent = np.frexp(values)
-    mantissa_int = np.where(large, np.ldexp(mantissa, 53), values).astype(np.int64)
-    shift = np.where(large, exponent - 53, 0)
-    residues = modarith.from_signed(mantissa_int[None, :], ring.q)
-    unique_shifts, positions = np.unique(shift, return_inverse=True)
-    powers = np.array([[pow(2, int(s), q) for s in unique_shifts] for q in ring.moduli], dtype=np.uint64)
-    return modarith.mul_mod(residues, powers[:, positions], ring.q)

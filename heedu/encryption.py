@@ -113,6 +113,8 @@ class Encryptor:
 
         The result is at the plaintext's level and scale; its noise is about the rounding of the
         division by :math:`p` (SEAL's trick), far below a symmetric encryption's :math:`\sigma`.
+        Without a special prime (``special_prime=False``) the sample is made modulo :math:`Q_\ell`
+        directly and keeps its noise :math:`ue + e_0 + e_1 s`.
 
         Raises
         ------
@@ -131,14 +133,17 @@ class Encryptor:
             raise MissingKeyError("this Encryptor has no public key; use encrypt_symmetric or pass public_key")
         plaintext = check_plaintext(self.context, plaintext)
         ctx, level = self.context, plaintext.level
-        ring = ctx.ring_with_special(level)
-        rows = [*range(level + 1), ctx.key_ring.k - 1]
+        # With a special prime, encrypt modulo Q_l p and divide by p (SEAL); without one, modulo Q_l directly.
+        with_special = ctx.can_switch_keys
+        ring = ctx.ring_with_special(level) if with_special else ctx.ring(level)
+        rows = [*range(level + 1), ctx.key_ring.k - 1] if with_special else list(range(level + 1))
         pk = self.public_key.data[:, rows, :]
         u = ring.from_signed(self.random.ternary(ctx.poly_modulus_degree)).to_ntt().data
         n = ctx.poly_modulus_degree
         noise = ring.from_signed(np.stack([self.random.gaussian(n), self.random.gaussian(n)])).to_ntt().data
         zero = modarith.add_mod(modarith.mul_mod(pk, u[None], ring.q), noise, ring.q)
-        zero = mod_down_ntt(ctx, zero, level)
+        if with_special:
+            zero = mod_down_ntt(ctx, zero, level)
         q = ctx.ring(level).q
         zero[0] = modarith.add_mod(zero[0], plaintext.data, q)
         return Ciphertext(zero, level, plaintext.scale)

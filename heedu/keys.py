@@ -321,6 +321,8 @@ class KeyGenerator:
 
         Raises
         ------
+        MissingKeyError
+            The context has no special prime (``special_prime=False``): it cannot switch keys.
         ShapeError
             ``new_key`` is not a ``uint64`` array of shape ``(K, N)`` reduced modulo the key level's primes.
 
@@ -331,6 +333,7 @@ class KeyGenerator:
         (3, 2, 4, 16)
         """
         ctx = self.context
+        ctx.check_key_switching("a relinearization or Galois key")
         ring = ctx.key_ring
         if not isinstance(new_key, np.ndarray) or new_key.dtype != np.uint64 or new_key.shape != (ring.k, ring.n):
             raise ShapeError(f"new_key must be a uint64 array of shape {(ring.k, ring.n)} (NTT form at the key level)")
@@ -339,7 +342,7 @@ class KeyGenerator:
         components, seeds = [], []
         for j, qj in enumerate(ctx.data_primes):
             b, a, seed = self._rlwe_sample(ring, self._secret_key.data)
-            factor = np.uint64(ctx.special_prime % qj)
+            factor = np.uint64(ctx.special_prime % qj)  # type: ignore[operator]
             q = np.uint64(qj)
             b[j] = modarith.add_mod(b[j], modarith.mul_mod(new_key[j], factor, q), q)
             components.append(np.stack([b, a]))

@@ -11,6 +11,13 @@ the final result), two 40-bit primes (one rescale each, matching a
 SEAL's ``chain_index``: the top data level is :math:`L`, the last is 0.
 The *key level* (all primes, including :math:`p`) sits above the top.
 
+**Without a special prime.** :math:`p` exists only for key switching
+(relinearization and rotations). A computation that never switches keys (a
+ciphertext times plaintexts, as in coefficient-encoded inference) can give the
+whole security budget to data: ``special_prime=False`` makes every prime a data
+prime, and the key level is the top data level. Such a context refuses to make
+relinearization or Galois keys, and :meth:`CKKSContext.describe` says so.
+
 **parms_id.** SEAL names every level by a 256-bit hash, BLAKE2b over the
 little-endian words :math:`[2, N, q_0, \dots, q_{k-1}, 0]` (scheme 2 = CKKS,
 plain modulus 0). heedu computes the same ids, so they mean the same thing
@@ -53,7 +60,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import LevelError, ParameterError, ScaleOutOfBoundsError, SecurityError
+from .errors import LevelError, MissingKeyError, ParameterError, ScaleOutOfBoundsError, SecurityError
 from .numth import coeff_modulus_create, is_power_of_two, is_prime
 from .ring import PolyRing
 
@@ -134,6 +141,9 @@ class CKKSParameters:
         The default scale :math:`\Delta` for encoding.
     allow_insecure : bool
         Opt into toy rings that miss 128-bit security (for teaching and tests).
+    special_prime : bool
+        The last prime is the special prime :math:`p` of key switching (default, as SEAL). With
+        ``False`` every prime holds data and no key can be switched: no relinearization, no rotation.
     """
 
     poly_modulus_degree: int
@@ -141,6 +151,7 @@ class CKKSParameters:
     coeff_modulus: tuple[int, ...] | None = None
     scale: float = 2.0**40
     allow_insecure: bool = False
+    special_prime: bool = True
     _primes: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,8 +188,15 @@ class CKKSParameters:
                     )
             if len(set(primes)) != len(primes):
                 raise ParameterError(f"coeff_modulus has repeated primes: {primes}")
-        if len(primes) < 2:
-            raise ParameterError("need at least two primes: one for data and the special prime for keys, e.g. [60, 60]")
+        if not isinstance(self.special_prime, bool):
+            raise ParameterError(f"special_prime must be True or False, got {self.special_prime!r}")
+        if len(primes) < 1 + self.special_prime:
+            raise ParameterError(
+                "need at least two primes: one for data and the special prime for keys, e.g. [60, 60] "
+                "(or special_prime=False, for computations that never switch keys)"
+                if self.special_prime
+                else "need at least one prime"
+            )
         scale = self.scale
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 1:
             raise ParameterError(f"scale must be a finite number >= 1, got {scale!r}")
@@ -186,10 +204,10 @@ class CKKSParameters:
         object.__setattr__(self, "_primes", primes)
 
     def _identity(self) -> tuple:
-        return (self.poly_modulus_degree, self._primes, self.scale, self.allow_insecure)
+        return (self.poly_modulus_degree, self._primes, self.scale, self.allow_insecure, self.special_prime)
 
     def __eq__(self, other: object) -> bool:
-        """Equal when they describe the same ring, primes, scale and security opt-in (however the primes were given)."""
+        """Equal when they describe the same ring, primes, scale, security opt-in and key-switching choice."""
         return isinstance(other, CKKSParameters) and self._identity() == other._identity()
 
     def __hash__(self) -> int:
@@ -197,8 +215,13 @@ class CKKSParameters:
 
     @property
     def primes(self) -> tuple[int, ...]:
-        """All primes, data primes first and the special prime last."""
+        """All primes, data primes first and the special prime (if any) last."""
         return self._primes
+
+    @property
+    def data_primes(self) -> tuple[int, ...]:
+        r""":math:`q_0, \dots, q_L`: every prime but the special prime."""
+        return self._primes[:-1] if self.special_prime else self._primes
 
     @property
     def total_bits(self) -> int:
@@ -237,7 +260,6 @@ class CKKSParameters:
             "or pass allow_insecure=True for a toy ring (never for real data)."
         )
 
-
     @classmethod
     def tutorial(cls) -> "CKKSParameters":
         """The Azure ML tutorial's parameters: N = 8192, [60, 40, 40, 60], scale 2^40."""
@@ -246,11 +268,12 @@ class CKKSParameters:
 
 def parameters_from_peer(
     poly_modulus_degree: object, coeff_modulus: object, scale: object, *,
-    allow_insecure: bool = False, max_context_bytes: int = PEER_CONTEXT_BUDGET_BYTES,
+    allow_insecure: bool = False, max_context_bytes: int = PEER_CONTEXT_BUDGET_BYTES, special_prime: bool = True,
 ) -> CKKSParameters:
     """Parameters read from bytes or from a peer's plan: validated, security-checked and size-bounded.
 
     ``allow_insecure`` is the local caller's decision; whatever the data says about it is ignored.
+    ``special_prime`` is a fact of the parameters (the reader's format carries it).
 
     Raises
     ------
@@ -286,7 +309,11 @@ def parameters_from_peer(
             f"at most {max_context_bytes / 2**20:.0f} MiB"
         )
     parameters = CKKSParameters(
-        poly_modulus_degree=n, coeff_modulus=tuple(coeff_modulus), scale=float(scale), allow_insecure=allow_insecure
+        poly_modulus_degree=n,
+        coeff_modulus=tuple(coeff_modulus),
+        scale=float(scale),
+        allow_insecure=allow_insecure,
+        special_prime=bool(special_prime),
     )
     parameters.check_security()
     return parameters
@@ -316,21 +343,24 @@ class CKKSContext:
         #: SEAL's name and meaning: every prime, the special prime last.
         self.coeff_modulus = parameters.primes
         #: :math:`q_0, \dots, q_L`: the primes a ciphertext lives modulo (the special prime is only in keys).
-        self.data_primes = parameters.primes[:-1]
-        self.special_prime = parameters.primes[-1]
+        self.data_primes = parameters.data_primes
+        #: :math:`p`, or ``None`` when the parameters have none (then no key can be switched).
+        self.special_prime: int | None = parameters.primes[-1] if parameters.special_prime else None
         self.max_level = len(self.data_primes) - 1
         self.total_bits = parameters.total_bits
         self.security_limit_bits = parameters.security_limit_bits
         self.is_secure = parameters.is_secure
         parameters.check_security()
-        if self.scale >= 2.0 ** (self.total_bits - self.special_prime.bit_length()):
+        data_bits = sum(q.bit_length() for q in self.data_primes)
+        if self.scale >= 2.0**data_bits:
             raise ParameterError(
                 f"scale 2^{math.log2(self.scale):.1f} does not fit in the data modulus of "
-                f"{self.total_bits - self.special_prime.bit_length()} bits; choose a smaller scale"
+                f"{data_bits} bits; choose a smaller scale"
             )
-        self.key_ring = PolyRing(self.poly_modulus_degree, parameters.primes)
         n = self.poly_modulus_degree
         self._rings = [PolyRing(n, self.data_primes[: level + 1]) for level in range(self.max_level + 1)]
+        #: The ring of keys: every prime (without a special prime, the top data level's ring itself).
+        self.key_ring = PolyRing(n, parameters.primes) if self.can_switch_keys else self._rings[-1]
         self.key_parms_id = parms_id(self.poly_modulus_degree, parameters.primes)
         self._parms_ids = [parms_id(self.poly_modulus_degree, ring.moduli) for ring in self._rings]
         self._level_of_parms_id = {pid: level for level, pid in enumerate(self._parms_ids)}
@@ -346,8 +376,28 @@ class CKKSContext:
         self.check_level(level)
         return self._rings[level]
 
+    @property
+    def can_switch_keys(self) -> bool:
+        """True when the parameters have a special prime: relinearization and rotations are possible."""
+        return self.special_prime is not None
+
+    def check_key_switching(self, what: str) -> None:
+        """Raise :class:`~heedu.errors.MissingKeyError` for ``what`` (e.g. "a rotation") without a special prime."""
+        if self.special_prime is None:
+            raise MissingKeyError(
+                f"{what} needs key switching, and these parameters have no special prime "
+                "(special_prime=False): use parameters with one, e.g. coeff_modulus_bits=[60, 40, 40, 60]"
+            )
+
     def ring_with_special(self, level: int) -> PolyRing:
-        """Primes :math:`q_0 \\dots q_{level}` plus the special prime :math:`p` (key switching)."""
+        """Primes :math:`q_0 \\dots q_{level}` plus the special prime :math:`p` (key switching).
+
+        Raises
+        ------
+        MissingKeyError
+            The parameters have no special prime.
+        """
+        self.check_key_switching("key switching")
         return self._ring_with_special[level]
 
     @cached_property
@@ -404,10 +454,14 @@ class CKKSContext:
             lines.append("!" * 72)
         bits = [q.bit_length() for q in self.data_primes]
         data_bits = sum(bits)
+        special = (
+            f"special prime p: {self.special_prime.bit_length()} bits"
+            if self.special_prime is not None
+            else "no special prime: ciphertext-plaintext products only (no relinearization, no rotation)"
+        )
         lines += [
             f"CKKS, N = {self.poly_modulus_degree} ({self.slot_count} complex slots)",
-            f"data primes q_0..q_{self.max_level}: {bits} bits; "
-            f"special prime p: {self.special_prime.bit_length()} bits",
+            f"data primes q_0..q_{self.max_level}: {bits} bits; {special}",
             f"log2(QP) = {self.total_bits}; HE-standard 128-bit bound for N = {self.poly_modulus_degree}: "
             f"{self.security_limit_bits if self.security_limit_bits else 'none (N < 1024)'}"
             f" -> {'secure (128-bit classical)' if self.is_secure else 'INSECURE'}",

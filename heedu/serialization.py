@@ -62,6 +62,8 @@ HEADER = struct.Struct("<4sBBHQ32s")
 KIND_PARAMETERS, KIND_PLAINTEXT, KIND_CIPHERTEXT = 1, 2, 3
 KIND_PUBLIC_KEY, KIND_RELIN_KEYS, KIND_GALOIS_KEYS, KIND_SECRET_KEY = 4, 5, 6, 7
 FLAG_SEEDED = 1
+#: On parameters: every prime is a data prime (``special_prime=False``).
+FLAG_NO_SPECIAL_PRIME = 2
 MAX_CIPHERTEXT_SIZE = 16
 MAX_PRIMES = 64
 
@@ -123,7 +125,7 @@ def dumps(obj: Serializable, context: CKKSContext | None = None, allow_secret_ke
         payload = struct.pack(
             f"<QI{len(primes)}QdB", obj.poly_modulus_degree, len(primes), *primes, obj.scale, 0
         )  # the last byte is reserved: a reader decides about toy rings with its own allow_insecure
-        return _frame(KIND_PARAMETERS, 0, bytes(32), payload)
+        return _frame(KIND_PARAMETERS, 0 if obj.special_prime else FLAG_NO_SPECIAL_PRIME, bytes(32), payload)
     if context is None:
         raise TypeError(f"dumps({type(obj).__name__}) needs the context it belongs to: dumps(obj, context)")
     if isinstance(obj, SecretKey):
@@ -218,7 +220,8 @@ def _read_header(data: bytes) -> tuple[int, int, bytes, ByteReader]:
         )
     if length != len(data) - HEADER.size:
         raise SerializationError(f"header declares {length} payload bytes but {len(data) - HEADER.size} are present")
-    if flags & ~FLAG_SEEDED:
+    known = FLAG_NO_SPECIAL_PRIME if kind == KIND_PARAMETERS else FLAG_SEEDED
+    if flags & ~known:
         raise SerializationError(f"unknown flags 0x{flags:04x}")
     return kind, flags, bytes(pid), ByteReader(memoryview(bytes(data))[HEADER.size :])
 
@@ -274,7 +277,10 @@ def loads(
         scale, _reserved = reader.unpack("dB", "scale")  # the old writer's own opt-in: never trusted
         reader.finish()
         try:
-            return parameters_from_peer(n, list(primes), scale, allow_insecure=allow_insecure)
+            return parameters_from_peer(
+                n, list(primes), scale, allow_insecure=allow_insecure,
+                special_prime=not flags & FLAG_NO_SPECIAL_PRIME,
+            )
         except SecurityError:
             raise
         except ValueError as error:
