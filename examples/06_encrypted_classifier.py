@@ -5,9 +5,12 @@ client encrypts the images, the server computes the ten class scores of every
 image without ever seeing them, and only the client can read the scores.
 
 The model is scikit-learn's LogisticRegression on its bundled 8x8 digits
-(load_digits, 1797 images, no download). heedu's packed protocol
-(``heedu.inference``) puts many images in one ciphertext and all their scores
-in one answer, using baby-step/giant-step rotations with hoisting.
+(load_digits, 1797 images, no download). heedu's default protocol
+(``heedu.inference``) puts the images' pixels in the *coefficients* of
+polynomials, so that one product of polynomials computes many inner products
+at once: no rotation, no evaluation key, only the client's public key on the
+server. (``EncryptedLinearModel.from_sklearn(model, encoding="slots")`` is the
+rotation-based protocol of chapter 7.)
 
 Run it with `python examples/06_encrypted_classifier.py`.
 """
@@ -21,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import heedu
-from heedu.inference import EncryptedLinearModel, InferenceClient, InferencePlan
+from heedu.inference import EncryptedLinearModel, InferenceClient, read_plan
 
 
 def main() -> None:
@@ -36,23 +39,22 @@ def main() -> None:
     print(f"    {x_train.shape[0]} training images, {x_test.shape[0]} test images; "
           f"plaintext test accuracy {model.score(x_test, y_test):.3f}\n")
 
-    # The server encodes the weights once, as pre-rotated diagonals, and publishes a plan: the
-    # parameters and the slot layout. The plan holds nothing secret.
-    print("2. The server plans and encodes the model (tutorial parameters)")
+    # The server publishes a plan: parameters (N = 4096, no special prime), scales, flooding, and
+    # the rule that lays out a batch. The plan holds nothing secret.
+    batch = x_test[:200]
+    print("2. The server plans the model (N = 4096, two primes, no special prime)")
     server = step("EncryptedLinearModel.from_sklearn", lambda: EncryptedLinearModel.from_sklearn(model))
-    print("   " + server.plan.describe().replace("\n", "\n   "))
+    print("   " + server.plan.describe(batch.shape[0]).replace("\n", "\n   "))
     plan_json = server.plan.to_json()
     print(f"    the plan travels as {len(plan_json)} bytes of JSON\n")
 
-    # The client reads the plan and makes its public key (the server re-randomizes answers with
-    # it) and only the Galois keys it needs, each trimmed to the level it is used at. Its secret
-    # key never leaves it.
+    # The client reads the plan and makes its public key: the only key the server gets (it
+    # re-randomizes answers with it). Its secret key never leaves it.
     print("3. The client reads the plan and makes its keys")
-    client = step("InferenceClient(plan)", lambda: InferenceClient(InferencePlan.from_json(plan_json)))
-    keys = step("client.public_keys() (public key and Galois keys, trimmed, seeded)", client.public_keys)
-    print(f"    key bundle: {len(keys) / 1e6:.2f} MB, sent once\n")
+    client = step("InferenceClient(plan)", lambda: InferenceClient(read_plan(plan_json)))
+    keys = step("client.public_keys() (the public key, seeded and packed)", client.public_keys)
+    print(f"    key bundle: {len(keys) / 1e3:.1f} kB, sent once\n")
 
-    batch = x_test[:200]
     print(f"4. Encrypt {batch.shape[0]} test images, classify them on the server, decrypt")
     query = step("client.encrypt(batch)", lambda: client.encrypt(batch))
     answer = step("server.predict(query, keys)", lambda: server.predict(query, keys))
@@ -76,11 +78,12 @@ def main() -> None:
     if error > 1e-3 or agree < 1.0:
         raise SystemExit("the encrypted scores do not match the plaintext model")
 
-    # The answer holds the scores and nothing else: every one of its slots holds a whole score
-    # (the layout folds over each image's whole cycle), never a partial sum of the weights, and
-    # the server re-randomizes it so that its second polynomial says nothing about them either.
-    grid = server.plan.packing.score_grid(np.arange(server.plan.packing.slot_count))
-    print(f"\n    (image t's score r sits in slot r * {grid.shape[1]} + t, repeated in all {grid.size} slots)")
+    # The answer holds the scores and nothing else: the server sends c_1 and only the score
+    # coefficients of c_0 (the others hold partial sums of the weights), re-randomized and flooded.
+    layout = server.plan.layout(batch.shape[0])
+    print(f"\n    (image b's score j sits at coefficient b * {layout.block_size} + j * {layout.features_per_chunk}"
+          f" of answer j // {layout.outputs_per_block}; {layout.groups(batch.shape[0])} group(s) of"
+          f" {layout.inputs_per_ciphertext} images)")
     print(f"    heedu {heedu.__version__}")
     print("\nDone: classified encrypted digits; the server never saw an image.")
 

@@ -15,18 +15,23 @@ error                      meaning                                              
                            scale, seeds, layout sizes)                                 ``sampling``, ``params``,
                                                                                        ``seal.blake2``,
                                                                                        ``inference.packing``,
-                                                                                       ``inference.native``,
-                                                                                       ``inference.cache``
+                                                                                       ``inference.slots``,
+                                                                                       ``inference.coefficients``,
+                                                                                       ``inference.coefficient_layout``,
+                                                                                       ``inference.cache``,
+                                                                                       ``tools.attacks``
 ``SecurityError``          below the HE standard's 128-bit table without the local     ``params``
                            caller's ``allow_insecure=True``
 ``LevelError``             a level that does not exist or is not reachable (rescale    ``params``, ``encoder``,
+                                                                                       ``coefficient_encoder``,
                            at level 0, trimming a key above its level)                 ``keys``, ``keyswitch``,
                                                                                        ``evaluator``
 ``ScaleMismatchError``     operands that must share a scale do not                     ``evaluator``
-``ScaleOutOfBoundsError``  a scale outside :math:`[1, 2^{\text{bits of } Q_\ell})`,     ``params``, ``encoder``,
-                           or a product's scale that no longer fits                    ``evaluator``
-``EncodingError``          values that cannot be encoded (too many, not finite, too    ``encoder``
-                           large for the modulus)
+``ScaleOutOfBoundsError``  a scale outside :math:`[1, 2^{\text{bits of } Q_\ell})`,     ``params``,
+                           or a product's scale that no longer fits                    ``coefficient_encoder``,
+                                                                                       ``evaluator``
+``EncodingError``          values that cannot be encoded (too many, not finite, too    ``encoder``,
+                           large for the modulus)                                      ``coefficient_encoder``
 ``ShapeError``             an array of the wrong shape, dtype or residue range         ``ntt``, ``rns``, ``ring``,
                                                                                        ``plaintext``, ``encoder``,
                                                                                        ``keys``,
@@ -40,15 +45,17 @@ error                      meaning                                              
                                                                                        ``ciphertext``, ``keys``,
                                                                                        ``encryption``,
                                                                                        ``serialization``
-``MissingKeyError``        a key the operation needs was not given or generated        ``keys``, ``encryption``
+``MissingKeyError``        a key the operation needs was not given or generated, or    ``params``, ``keys``,
+                           cannot exist (key switching without a special prime)        ``encryption``
 ``SerializationError``     bytes that do not hold a valid object (truncated, corrupt,  ``serialization``,
-                           oversized)                                                  ``seal.wire``, ``inference.ei``
+                           oversized)                                                  ``seal.wire``, ``inference.ei``,
+                                                                                       ``inference.bitpacking``
 ``SecretKeyExposureError`` a secret key would be written, read or pickled without an   ``keys``, ``serialization``,
                            explicit opt-in                                             ``seal.wire``
 =========================  ==========================================================  ==============================
 
 The applications on top add their own, each rooted here: ``ProtocolError``
-(``inference.native``), ``EIProtocolError`` (``inference.ei``), ``IdxFormatError``
+(``inference.envelope``), ``EIProtocolError`` (``inference.ei``), ``IdxFormatError``
 (a ``ShapeError``, ``tools.mnist``), ``CLIError`` (``cli``), and the Azure
 adapter's request, key-exchange, service and deployment errors.
 """

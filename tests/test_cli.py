@@ -57,19 +57,20 @@ def _workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.parametrize("encoding", ["coefficients", "slots"])
 def test_file_round_trip_matches_decision_function(
-    tmp_path: Path, small_model: tuple[Path, object, np.ndarray]
+    tmp_path: Path, small_model: tuple[Path, object, np.ndarray], encoding: str
 ) -> None:
     model_path, model, x = small_model
     np.save(tmp_path / "x.npy", x)
     plan, keys = tmp_path / "plan.json", tmp_path / "keys"
     steps = [
-        ("plan", "--model", str(model_path), "--out", str(plan)),
+        ("plan", "--model", str(model_path), "--out", str(plan), "--input-bound", "4", "--encoding", encoding),
         ("keygen", "--plan", str(plan), "--out", str(keys)),
         ("encrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
          "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "query.bin")),
         ("predict", "--model", str(model_path), "--query", str(tmp_path / "query.bin"),
-         "--keys", str(keys / "public.keys"), "--out", str(tmp_path / "answer.bin")),
+         "--keys", str(keys / "public.keys"), "--out", str(tmp_path / "answer.bin"), "--plan", str(plan)),
         ("decrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
          "--answer", str(tmp_path / "answer.bin"), "--out", str(tmp_path / "scores.out")),
     ]
@@ -83,7 +84,7 @@ def test_file_round_trip_matches_decision_function(
     # A query for another plan (other parameters) is refused, cleanly.
     other = heedu("predict", "--model", str(model_path), "--query", str(tmp_path / "query.bin"),
                   "--keys", str(keys / "public.keys"), "--out", str(tmp_path / "a2.bin"),
-                  "--poly-modulus-degree", "4096", "--coeff-modulus-bits", "40,30,30,40")
+                  "--poly-modulus-degree", "4096", "--coeff-modulus-bits", "50,50", "--input-bound", "4")
     assert_clean_failure(other, "error")
     # Wrong plan for decryption: the keys directory instead of the plan.
     wrong = heedu("decrypt", "--plan", str(keys / "public.keys"), "--secret-key", str(keys / "secret.key"),

@@ -21,7 +21,7 @@ cc = importlib.import_module("heedu.tools.crosscheck")
 
 PACKAGE = cc.load_package()
 PACKAGE_MISSING = PACKAGE if isinstance(PACKAGE, str) else None
-HEEDU_PATHS = [cc.NATIVE, cc.HEEDU_EI]
+HEEDU_PATHS = [cc.COEFFICIENTS, cc.SLOTS, cc.HEEDU_EI]
 PACKAGE_PATHS = [cc.PACKAGE_PATH, cc.PACKAGE_TO_HEEDU_SERVER, cc.PACKAGE_TO_HEEDU_CLIENT]
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def test_package_paths_are_skipped_with_the_reason_when_unavailable(small, monke
     assert skipped.ok  # the heedu paths ran and agree; skipped paths do not fail the check
     table = skipped.table()
     assert "skipped" in table and "not importable (test)" in table and "all paths agree" in table
-    assert skipped.to_dict()["paths"][2]["status"] == "skipped"
+    assert skipped.to_dict()["paths"][len(HEEDU_PATHS)]["status"] == "skipped"
 
 
 def test_a_wrong_path_is_reported_as_a_mismatch(small):
@@ -101,7 +101,7 @@ def test_cli_single_input_without_the_package(capsys):
     """The default model and inputs (the tutorial's if present, else random), one input, heedu's paths only."""
     assert cc.main(["--n", "1", "--no-package"]) == 0
     captured = capsys.readouterr()
-    assert "all paths agree" in captured.out and "native" in captured.out and "heedu EI" in captured.out
+    assert "all paths agree" in captured.out and "coefficients" in captured.out and "slots" in captured.out and "heedu EI" in captured.out
     assert "not requested" in captured.out
     data_dir = mnist.find_data_dir()
     if data_dir is not None and (data_dir / mnist.TUTORIAL_MODEL).is_file():

@@ -34,7 +34,7 @@ def tiers() -> list[str]:
 
 
 def unit_of(module: str) -> str:
-    """``heedu.inference.native`` -> ``inference``; ``heedu.ntt`` -> ``ntt``."""
+    """``heedu.inference.slots`` -> ``inference``; ``heedu.ntt`` -> ``ntt``."""
     return module.split(".")[1] if module.count(".") >= 1 else module
 
 
@@ -115,7 +115,7 @@ def test_the_check_catches_what_it_is_for() -> None:
     order = tiers()
     assert violations("heedu.ntt", "from .evaluator import Evaluator\n", order)  # upward
     assert violations("heedu.ntt", "def f():\n    import heedu.keys\n", order)  # upward, inside a function
-    assert violations("heedu.inference.native", "from ..cli import main\n", order)  # an application upward
+    assert violations("heedu.inference.slots", "from ..cli import main\n", order)  # an application upward
     assert violations("heedu.cli.demo", "import azure_adapter.local_stack\n", order)  # the adapter
     assert violations("heedu.tools.evaluate", "from benchmarks import harness\n", order)
     assert violations("heedu.serialization", "from .evaluator import Evaluator\n", order)  # below, but computing

@@ -1,4 +1,4 @@
-r"""Tests of heedu's native encrypted-inference protocol (:mod:`heedu.inference.native`).
+r"""Tests of heedu's slot protocol (:mod:`heedu.inference.slots`).
 
 Everything but one ``slow`` test runs on toy rings (N = 64 to 512, scale
 :math:`\Delta = 2^{40}`), where a full round trip (keys, query, answer,
@@ -77,14 +77,15 @@ from heedu.errors import (
     ShapeError,
 )
 from heedu.inference import (
-    EncryptedLinearModel,
     InferenceClient,
-    InferencePlan,
     LinearModel,
     PackingPlan,
     ProtocolError,
+    SlotLinearModel,
+    SlotPlan,
 )
-from heedu.inference.native import ANSWER_MAGIC, MAX_INPUTS, MAX_OBJECT_BYTES, PROTOCOL_VERSION, QUERY_MAGIC
+from heedu.inference.envelope import MAX_INPUTS
+from heedu.inference.slots import ANSWER_MAGIC, MAX_OBJECT_BYTES, PROTOCOL_VERSION, QUERY_MAGIC
 from heedu.keys import GaloisKeys, galois_elt_from_step
 from heedu.serialization import dumps, loads
 
@@ -105,7 +106,7 @@ SIGMA = 3.2
 # --------------------------------------------------------------------------- the error bound
 
 
-def score_error_bound(plan: InferencePlan, model: LinearModel, x: np.ndarray) -> float:
+def score_error_bound(plan: SlotPlan, model: LinearModel, x: np.ndarray) -> float:
     """Six standard deviations of the error of any decrypted score (see the module docstring)."""
     parameters, packing = plan.parameters, plan.packing
     n = parameters.poly_modulus_degree
@@ -147,12 +148,12 @@ class Served:
     """A server, a client for its plan, and the client's key bundle."""
 
     model: LinearModel
-    server: EncryptedLinearModel
+    server: SlotLinearModel
     client: InferenceClient
     keys: bytes
 
     @property
-    def plan(self) -> InferencePlan:
+    def plan(self) -> SlotPlan:
         return self.server.plan
 
     @property
@@ -172,7 +173,7 @@ class Served:
 
 
 def serve(model: LinearModel, parameters: heedu.CKKSParameters) -> Served:
-    server = EncryptedLinearModel(model, parameters)
+    server = SlotLinearModel(model, parameters)
     client = InferenceClient(server.plan)
     return Served(model, server, client, client.public_keys())
 
@@ -218,7 +219,7 @@ def binary() -> tuple[Served, LogisticRegression, np.ndarray]:
     x = rng.normal(size=(80, 12))
     y = (x @ rng.normal(size=12) + 0.3 > 0).astype(int)
     estimator = LogisticRegression(max_iter=500).fit(x, y)
-    server = EncryptedLinearModel.from_sklearn(estimator, TOY_512)
+    server = SlotLinearModel.from_sklearn(estimator, TOY_512)
     client = InferenceClient(server.plan)
     return Served(server.model, server, client, client.public_keys()), estimator, x
 
@@ -379,7 +380,7 @@ def _decrypted_slots(served: Served, secret: heedu.SecretKey, answer: bytes) -> 
 
 def _query_beyond_the_bound(client: InferenceClient, x: np.ndarray) -> bytes:
     """A dishonest client's query: the plan's encoding, without the client-side range check."""
-    from heedu.inference.native import _pack
+    from heedu.inference.slots import _pack
 
     groups = [
         [dumps(client._encryptor.encrypt_symmetric(client._encoder.encode(chunk)), client.context) for chunk in slots]
@@ -420,8 +421,8 @@ def test_answers_are_re_randomized(multi: Served) -> None:
 
     other_model = LinearModel(multi.model.weights.copy(), multi.model.bias)
     other_model.weights[0, 0] += 1e-3
-    plain = EncryptedLinearModel(multi.model, TOY_256)
-    plain_other = EncryptedLinearModel(other_model, TOY_256)
+    plain = SlotLinearModel(multi.model, TOY_256)
+    plain_other = SlotLinearModel(other_model, TOY_256)
     for server in (plain, plain_other):
         server._rerandomize = False  # the test-only switch: what the answer would be without it
     deterministic = [
@@ -438,7 +439,7 @@ def test_answers_are_re_randomized(multi: Served) -> None:
 
 
 def test_the_plan_bounds_inputs_so_that_scores_cannot_wrap(multi: Served) -> None:
-    from heedu.inference.native import largest_input_bound
+    from heedu.inference.slots import largest_input_bound
 
     bound = multi.plan.input_bound
     largest = largest_input_bound(multi.model, multi.context)
@@ -448,12 +449,12 @@ def test_the_plan_bounds_inputs_so_that_scores_cannot_wrap(multi: Served) -> Non
     edge = np.zeros(10)
     edge[0] = -bound
     multi.assert_close(edge, multi.scores(edge))
-    narrower = EncryptedLinearModel(multi.model, TOY_256, input_bound=1.0)
+    narrower = SlotLinearModel(multi.model, TOY_256, input_bound=1.0)
     assert narrower.plan.input_bound == 1.0 and narrower.plan.fingerprint != multi.plan.fingerprint
     with pytest.raises(ParameterError, match="input_bound"):
-        EncryptedLinearModel(multi.model, TOY_256, input_bound=largest * 1.01)
+        SlotLinearModel(multi.model, TOY_256, input_bound=largest * 1.01)
     with pytest.raises(ParameterError, match="do not fit"):
-        EncryptedLinearModel(LinearModel(np.ones((2, 3)), np.array([0.0, 1e6])), TOY_256)
+        SlotLinearModel(LinearModel(np.ones((2, 3)), np.array([0.0, 1e6])), TOY_256)
 
 
 def test_one_output_model_decrypts_to_its_decision_function_shape() -> None:
@@ -472,21 +473,21 @@ def test_one_output_model_values(multi: Served) -> None:
 
 def test_all_zero_weights_are_refused() -> None:
     with pytest.raises(ParameterError, match="all zero"):
-        EncryptedLinearModel(LinearModel(np.zeros((2, 4)), np.ones(2)), TOY_64)
+        SlotLinearModel(LinearModel(np.zeros((2, 4)), np.ones(2)), TOY_64)
 
 
 def test_constructors_refuse_wrong_arguments(multi: Served) -> None:
     with pytest.raises(TypeError):
-        EncryptedLinearModel(np.ones((2, 3)), TOY_64)  # type: ignore[arg-type]
+        SlotLinearModel(np.ones((2, 3)), TOY_64)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         InferenceClient(multi.plan.to_json())  # type: ignore[arg-type]
     one_level = _toy(64, (50, 50))
     with pytest.raises(ParameterError, match="rescales once"):
-        EncryptedLinearModel(_random_model(2, 4, seed=0), one_level)
+        SlotLinearModel(_random_model(2, 4, seed=0), one_level)
     with pytest.raises(ParameterError, match="rescales once"):
-        InferenceClient(InferencePlan(one_level, PackingPlan.for_model(4, 2, 32)))
+        InferenceClient(SlotPlan(one_level, PackingPlan.for_model(4, 2, 32)))
     with pytest.raises(ParameterError):  # 40 outputs pad to 64 slots, more than the 32 there are
-        EncryptedLinearModel(_random_model(40, 4, seed=0), TOY_64)
+        SlotLinearModel(_random_model(40, 4, seed=0), TOY_64)
 
 
 @pytest.mark.parametrize(
@@ -505,7 +506,7 @@ def test_encrypt_refuses_ragged_inputs(multi: Served) -> None:
 
 
 def test_reprs_hide_the_secret(multi: Served) -> None:
-    assert repr(multi.client) == "InferenceClient(3 x 10, <secret key hidden>)"
+    assert repr(multi.client) == "SlotClient(3 x 10, <secret key hidden>)"
     assert "3 x 10" in repr(multi.server)
 
 
@@ -522,7 +523,7 @@ def test_the_client_refuses_to_be_pickled(multi: Served) -> None:
 def test_plan_json_round_trip_and_fingerprint_stability(multi: Served) -> None:
     plan = multi.plan
     text = plan.to_json()
-    again = InferencePlan.from_json(text, allow_insecure=True)  # a toy ring: only this caller can say so
+    again = SlotPlan.from_json(text, allow_insecure=True)  # a toy ring: only this caller can say so
     assert again == plan and again.to_json() == text
     assert again.fingerprint == plan.fingerprint
     assert plan.fingerprint == hashlib.blake2b(text.encode(), digest_size=16).digest()
@@ -530,7 +531,7 @@ def test_plan_json_round_trip_and_fingerprint_stability(multi: Served) -> None:
     assert data["coeff_modulus"] == list(TOY_256.primes) and data["poly_modulus_degree"] == 256
     assert "allow_insecure" not in data and data["protocol"] == PROTOCOL_VERSION
     # Rebuilding the server gives the same plan, so existing clients keep working.
-    rebuilt = EncryptedLinearModel(multi.model, TOY_256)
+    rebuilt = SlotLinearModel(multi.model, TOY_256)
     assert rebuilt.plan.fingerprint == plan.fingerprint
     # A client that only saw the JSON interoperates with the server.
     client = InferenceClient(again)
@@ -541,21 +542,21 @@ def test_plan_json_round_trip_and_fingerprint_stability(multi: Served) -> None:
 def test_fingerprint_names_sizes_and_parameters(multi: Served) -> None:
     fingerprint = multi.plan.fingerprint
     assert len(fingerprint) == 16
-    same_shape = EncryptedLinearModel(_random_model(3, 10, seed=99), TOY_256)
+    same_shape = SlotLinearModel(_random_model(3, 10, seed=99), TOY_256)
     # The plan is public: it does not depend on the weights, beyond the power of two of its input bound.
     assert same_shape.plan.input_bound == multi.plan.input_bound
     assert same_shape.plan.fingerprint == fingerprint
     others = [
-        EncryptedLinearModel(_random_model(3, 11, seed=1), TOY_256),
-        EncryptedLinearModel(_random_model(4, 10, seed=1), TOY_256),
-        EncryptedLinearModel(multi.model, TOY_512),
-        EncryptedLinearModel(multi.model, _toy(256, (50, 40, 40, 50), scale=2.0**39)),
+        SlotLinearModel(_random_model(3, 11, seed=1), TOY_256),
+        SlotLinearModel(_random_model(4, 10, seed=1), TOY_256),
+        SlotLinearModel(multi.model, TOY_512),
+        SlotLinearModel(multi.model, _toy(256, (50, 40, 40, 50), scale=2.0**39)),
     ]
     fingerprints = {fingerprint, *(other.plan.fingerprint for other in others)}
     assert len(fingerprints) == 1 + len(others)
 
 
-def _edited_plan(plan: InferencePlan, edit: object) -> str:
+def _edited_plan(plan: SlotPlan, edit: object) -> str:
     data = json.loads(plan.to_json())
     edit(data)  # type: ignore[operator]
     return json.dumps(data)
@@ -582,7 +583,7 @@ def _edited_plan(plan: InferencePlan, edit: object) -> str:
 )
 def test_from_json_refuses_malformed_text(text: object) -> None:
     with pytest.raises(ProtocolError):
-        InferencePlan.from_json(text, allow_insecure=True)  # type: ignore[arg-type]
+        SlotPlan.from_json(text, allow_insecure=True)  # type: ignore[arg-type]
 
 
 def test_a_served_plan_cannot_opt_the_client_into_a_toy_ring(multi: Served) -> None:
@@ -590,18 +591,18 @@ def test_a_served_plan_cannot_opt_the_client_into_a_toy_ring(multi: Served) -> N
     data = json.loads(multi.plan.to_json())
     data["allow_insecure"] = True  # ignored: not a field of the plan
     with pytest.raises(heedu.SecurityError, match="allow_insecure=True"):
-        InferencePlan.from_json(json.dumps(data))
-    assert InferencePlan.from_json(json.dumps(data), allow_insecure=True).fingerprint == multi.plan.fingerprint
+        SlotPlan.from_json(json.dumps(data))
+    assert SlotPlan.from_json(json.dumps(data), allow_insecure=True).fingerprint == multi.plan.fingerprint
 
 
 def test_a_plan_that_would_allocate_too_much_is_refused_before_allocating(multi: Served) -> None:
     data = json.loads(multi.plan.to_json())
     data.update(poly_modulus_degree=32768, coeff_modulus=[2**40 + 1] * 38)  # the audit's 623-byte plan
     with pytest.raises(ProtocolError, match="MiB of tables"):
-        InferencePlan.from_json(json.dumps(data), allow_insecure=True)
+        SlotPlan.from_json(json.dumps(data), allow_insecure=True)
     data.update(coeff_modulus=[2**1030 + 1, 97])  # once an OverflowError
     with pytest.raises(ProtocolError, match="integers in"):
-        InferencePlan.from_json(json.dumps(data), allow_insecure=True)
+        SlotPlan.from_json(json.dumps(data), allow_insecure=True)
 
 
 @pytest.mark.parametrize(
@@ -640,12 +641,12 @@ def test_a_plan_that_would_allocate_too_much_is_refused_before_allocating(multi:
 )
 def test_from_json_refuses_inconsistent_or_mistyped_plans(multi: Served, edit: object) -> None:
     with pytest.raises(ProtocolError):
-        InferencePlan.from_json(_edited_plan(multi.plan, edit), allow_insecure=True)
+        SlotPlan.from_json(_edited_plan(multi.plan, edit), allow_insecure=True)
 
 
 def test_from_json_refuses_impossible_sizes(multi: Served) -> None:
     with pytest.raises(heedu.HeeduError):
-        InferencePlan.from_json(_edited_plan(multi.plan, lambda d: d["packing"].update(n_outputs=0)), True)
+        SlotPlan.from_json(_edited_plan(multi.plan, lambda d: d["packing"].update(n_outputs=0)), True)
 
 
 def test_plan_describe(ten: Served) -> None:
@@ -665,7 +666,7 @@ def test_query_for_another_plan_is_refused(multi: Served, ten: Served) -> None:
     with pytest.raises(ProtocolError, match="another model"):
         ten.client.decrypt(multi.server.predict(multi.client.encrypt(x), multi.keys))
     # The same model served with other parameters is another plan, too.
-    elsewhere = EncryptedLinearModel(multi.model, TOY_512)
+    elsewhere = SlotLinearModel(multi.model, TOY_512)
     with pytest.raises(ProtocolError, match="another model"):
         elsewhere.predict(multi.client.encrypt(x), multi.keys)
 
@@ -719,7 +720,7 @@ def test_trimmed_keys_are_smaller_and_untrimmed_keys_still_work(deep: Served) ->
 
 def test_the_key_id_is_a_function_of_the_secret_key(multi: Served) -> None:
     """A client restored from its secret key (as the command line does) keeps its key id."""
-    from heedu.inference.native import key_id_of
+    from heedu.inference.slots import key_id_of
 
     secret = heedu.KeyGenerator(multi.context).secret_key()
     first, again = InferenceClient(multi.plan, secret_key=secret), InferenceClient(multi.plan, secret_key=secret)
@@ -1118,11 +1119,11 @@ def test_fuzz_decrypt_raises_only_heedu_errors(
 @pytest.mark.slow
 def test_tutorial_parameters_mnist_sized_model() -> None:
     model = _random_model(10, 784, seed=31)
-    server = EncryptedLinearModel(model)  # the default: N = 8192, [60, 40, 40, 60], scale 2^40
+    server = SlotLinearModel(model)  # the default: N = 8192, [60, 40, 40, 60], scale 2^40
     assert server.plan.parameters == heedu.CKKSParameters.tutorial()
     packing = server.plan.packing
     assert (packing.feature_block, packing.class_block, packing.inputs_per_ciphertext) == (1024, 16, 4)
-    client = InferenceClient(InferencePlan.from_json(server.plan.to_json()))  # secure: no opt-in needed
+    client = InferenceClient(SlotPlan.from_json(server.plan.to_json()))  # secure: no opt-in needed
     x = np.random.default_rng(32).normal(size=(4, 784))
     scores = client.decrypt(server.predict(client.encrypt(x), client.public_keys()))
     expected = model.decision_function(x)

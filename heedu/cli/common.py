@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -65,11 +66,26 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
     os.chmod(p, mode)
 
 
+ENCODINGS = ("coefficients", "slots")
+
+
 def add_parameter_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("CKKS parameters (default: the tutorial's N = 8192, [60, 40, 40, 60], 2^40)")
+    parser.add_argument(
+        "--encoding", choices=ENCODINGS, default="coefficients",
+        help="coefficients (default: no evaluation keys, flooded answers) or slots (rotations, Galois keys)",
+    )
+    group = parser.add_argument_group(
+        "CKKS parameters (default: N = 4096, [54, 55] and no special prime for --encoding coefficients; "
+        "the tutorial's N = 8192, [60, 40, 40, 60], 2^40 for slots)"
+    )
     group.add_argument("--poly-modulus-degree", type=positive_int, metavar="N", help="ring degree N (power of two)")
-    group.add_argument("--coeff-modulus-bits", type=parse_bits, metavar="BITS", help="prime sizes, e.g. 60,40,40,60")
-    group.add_argument("--scale-bits", type=positive_float, metavar="BITS", help="default scale 2^BITS")
+    group.add_argument("--coeff-modulus-bits", type=parse_bits, metavar="BITS", help="prime sizes, e.g. 54,55")
+    group.add_argument("--scale-bits", type=positive_float, metavar="BITS", help="default scale 2^BITS (slots)")
+    group.add_argument(
+        "--input-bound", type=positive_float, metavar="X",
+        help="largest |feature| clients may encrypt (coefficients: default 1, pixels / 255; slots: the largest "
+        "the parameters hold)",
+    )
     add_insecure_option(group)
 
 
@@ -80,18 +96,21 @@ def add_insecure_option(parser: argparse._ActionsContainer) -> None:
 
 
 def parameters(args: argparse.Namespace) -> object:
-    """The CKKSParameters the options ask for (the tutorial's when none is given)."""
+    """The CKKSParameters the options ask for (each encoding's default when none is given)."""
+    from ..inference.coefficients import default_parameters
     from ..params import CKKSParameters
 
+    slots = getattr(args, "encoding", "coefficients") == "slots"
+    default = CKKSParameters.tutorial() if slots else default_parameters()
     if args.poly_modulus_degree is None and args.coeff_modulus_bits is None and args.scale_bits is None:
-        tutorial = CKKSParameters.tutorial()
         if not args.allow_insecure:
-            return tutorial
+            return default
     return CKKSParameters(
-        poly_modulus_degree=args.poly_modulus_degree or 8192,
-        coeff_modulus_bits=args.coeff_modulus_bits or (60, 40, 40, 60),
-        scale=2.0 ** (args.scale_bits if args.scale_bits is not None else 40),
+        poly_modulus_degree=args.poly_modulus_degree or default.poly_modulus_degree,
+        coeff_modulus_bits=args.coeff_modulus_bits or default.coeff_modulus_bits,
+        scale=2.0 ** (args.scale_bits if args.scale_bits is not None else math.log2(default.scale)),
         allow_insecure=args.allow_insecure,
+        special_prime=slots,
     )
 
 
@@ -112,7 +131,7 @@ def load_model(path: str) -> object:
 
 def load_plan(path: str, allow_insecure: bool = False) -> object:
     from ..errors import SecurityError
-    from ..inference import InferencePlan
+    from ..inference import read_plan
 
     data = read_bytes(path, "plan")
     try:
@@ -120,7 +139,7 @@ def load_plan(path: str, allow_insecure: bool = False) -> object:
     except UnicodeDecodeError:
         raise CLIError(f"plan {path!r} is not UTF-8 JSON") from None
     try:
-        return InferencePlan.from_json(text, allow_insecure=allow_insecure)
+        return read_plan(text, allow_insecure=allow_insecure)
     except SecurityError as error:
         reason = str(error).split(" (HE standard)")[0]
         raise CLIError(
@@ -154,8 +173,10 @@ def load_server(args: argparse.Namespace) -> object:
     model = load_model(args.model)
     if getattr(args, "plan", None):
         plan = load_plan(args.plan, args.allow_insecure)
-        server = EncryptedLinearModel.from_sklearn(model, plan.parameters)
+        server = EncryptedLinearModel.from_sklearn(
+            model, plan.parameters, plan.input_bound, encoding=plan.encoding  # type: ignore[attr-defined]
+        )
         if server.plan != plan:
             raise CLIError(f"model {args.model!r} does not match plan {args.plan!r} (other sizes or parameters)")
         return server
-    return EncryptedLinearModel.from_sklearn(model, parameters(args))
+    return EncryptedLinearModel.from_sklearn(model, parameters(args), args.input_bound, encoding=args.encoding)

@@ -1,9 +1,11 @@
 """``heedu demo``: the main job, narrated. A classifier that never sees its inputs in the clear.
 
 It trains a LogisticRegression on scikit-learn's bundled digits (or loads the tutorial's model and
-MNIST with ``--mnist DIR --model PKL``), serves it with the packed protocol and scores the test
-digits under encryption, step by step with times and sizes, then checks every decrypted argmax
-against the plaintext model and draws the first digit with its scores. Other packages can add a
+MNIST with ``--mnist DIR --model PKL``), serves it with coefficient encoding (or, with
+``--encoding slots``, the rotation-based slot protocol) and scores the test digits under
+encryption, step by step with times and sizes, narrating the layout and where the scores land,
+then checks every decrypted argmax against the plaintext model and draws the first digit with its
+scores. Other packages can add a
 step after the first batch (:func:`run_demo`'s ``extra_step``): the Azure adapter's ``demo-azure``
 runs the same batch through the local Azure stack.
 """
@@ -93,7 +95,7 @@ def _write_png(path: str, image: np.ndarray, shape: tuple[int, int], scores: np.
 
 def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> int:
     """The narrated demo; ``extra_step(model, x, scores)`` runs after the first batch (a plugin's step)."""
-    from ..inference import EncryptedLinearModel, InferenceClient
+    from ..inference import EncryptedLinearModel, InferenceClient, read_plan
     from ..tools.progress import ProgressBar
 
     if (args.mnist is None) != (args.model is None):
@@ -122,20 +124,37 @@ def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> i
 
     print("\n2. server: plan and encode the model (public plan below)")
     params = parameters(args)
-    server = step("encode weights as pre-rotated diagonals", lambda: EncryptedLinearModel.from_sklearn(model, params))
-    for line in server.plan.describe().splitlines():
+    coefficients = args.encoding == "coefficients"
+    server = step(
+        "plan the coefficient layout" if coefficients else "encode weights as pre-rotated diagonals",
+        lambda: EncryptedLinearModel.from_sklearn(model, params, args.input_bound, encoding=args.encoding),
+    )
+    if coefficients:
+        step(f"encode the weights for batches of {batch}", lambda: server.encoded_weights(server.plan.layout(batch)))
+    for line in (server.plan.describe(batch) if coefficients else server.plan.describe()).splitlines():
         print(f"    {line}")
+    if coefficients:
+        print("    Each product of a query polynomial by a weight polynomial is a negacyclic convolution: the")
+        print("    coefficients listed above receive whole scores; the server sends only those and c_1,")
+        print("    re-randomized and flooded, so the answer reveals the scores and nothing else about W.")
+    else:
+        print("    Slots: the weights' diagonals times rotations of the input, summed; the Galois keys below")
+        print("    let the server rotate (one key switch each). --encoding coefficients needs none.")
     plan_json = server.plan.to_json()
     print(f"    plan JSON: {len(plan_json)} bytes, fingerprint {server.plan.fingerprint.hex()}")
 
     print("\n3. client: keys, then encrypt the batch")
     client = step(
         "secret key (stays here)",
-        lambda: InferenceClient(type(server.plan).from_json(plan_json, allow_insecure=args.allow_insecure)),
+        lambda: InferenceClient(read_plan(plan_json, allow_insecure=args.allow_insecure)),
     )
-    keys = step("public key and Galois keys for the plan's rotations (sent once)", client.public_keys, len)
+    keys = step(
+        "public key, the only key the server gets (sent once)" if coefficients
+        else "public key and Galois keys for the plan's rotations (sent once)",
+        client.public_keys, len,
+    )
 
-    query = step(f"encrypt {batch} digit(s) into one packed query", lambda: client.encrypt(x), len)
+    query = step(f"encrypt {batch} digit(s) into one query", lambda: client.encrypt(x), len)
     answer = step("server: predict on ciphertexts only", lambda: server.predict(query, keys), len)
     scores = step("client: decrypt and decode the answer", lambda: client.decrypt(answer))
 

@@ -1,4 +1,4 @@
-"""The packed protocol, file by file: ``params``, ``plan``, ``keygen``, ``encrypt``, ``predict``, ``decrypt``.
+"""heedu's inference protocols (coefficients by default, or slots), file by file: ``params``, ``plan``, ``keygen``, ``encrypt``, ``predict``, ``decrypt``.
 
 The server side exports a public plan and answers queries; the client side makes keys from the
 plan, encrypts ``.npy`` inputs and decrypts answers. The secret key is written with mode 0600 and
@@ -112,7 +112,7 @@ COMMANDS: dict[str, tuple[str, object, tuple[tuple[str, str], ...], bool]] = {
     "params": ("describe a CKKS parameter set (security, levels, precision)", cmd_params, (), True),
     "plan": ("server: export a model's public plan", cmd_plan, (("--model", "PKL"), ("--out", "PLAN.json")), True),
     "keygen": (
-        "client: secret key and public keys (public key, Galois keys) for a plan",
+        "client: secret key and public keys for a plan (a public key; also Galois keys for slots)",
         cmd_keygen,
         (("--plan", "PLAN.json"), ("--out", "DIR")),
         False,

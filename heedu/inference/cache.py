@@ -4,7 +4,7 @@ A service parses a client's public keys once (seed expansion, checks) and keeps 
 client's next requests; the scoring service also keeps the raw blobs it downloaded. Bounding by
 *count* would let a few large key sets exhaust memory, so every cache here is bounded by the bytes
 of its values, evicting the least recently used first. One class serves
-:class:`~heedu.inference.native.EncryptedLinearModel`, :class:`~heedu.inference.ei.EIServer` and the
+:class:`~heedu.inference.coefficients.EncryptedLinearModel`, :class:`~heedu.inference.ei.EIServer` and the
 Azure adapter's scoring script. It is thread-safe: the inference server may run requests on threads.
 
 Examples

@@ -23,9 +23,9 @@ or SEAL (``from heedu.inference import EIServer`` in the tutorial's ``score.py``
    result ciphertext per class.
 4. The client decrypts each and reads slot 0.
 
-This is simple and slow (twelve key switches per class): heedu's native
-protocol (:mod:`heedu.inference.native`) packs all classes into one ciphertext. The point here is
-compatibility, so the server follows SEAL's sequential algorithm exactly.
+This is simple and slow (twelve key switches per class): heedu's own protocols
+(:mod:`heedu.inference.coefficients`, :mod:`heedu.inference.slots`) answer all classes at once.
+The point here is compatibility, so the server follows SEAL's sequential algorithm exactly.
 
 ``verbose=True`` prints progress and sizes, never the secret key.
 """

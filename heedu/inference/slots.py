@@ -1,9 +1,14 @@
-r"""heedu's native encrypted-inference protocol: all scores of a batch in ONE ciphertext.
+r"""heedu's slot protocol: features in CKKS slots, summed with rotations; all scores of a batch in one ciphertext.
 
-The server (:class:`EncryptedLinearModel`) is built once from a linear model: it
+The default protocol is :mod:`heedu.inference.coefficients` (no evaluation keys, 30-100x faster for a
+linear layer); this one is kept because its answer is a CKKS ciphertext in slots, which a following
+encrypted layer could compute on, and because it teaches rotations. Choose it with
+``EncryptedLinearModel.from_sklearn(model, encoding="slots")``.
+
+The server (:class:`SlotLinearModel`) is built once from a linear model: it
 plans the slot layout (:mod:`heedu.inference.packing`) and encodes every
-pre-rotated diagonal and the bias. The client (:class:`InferenceClient`) gets
-only the public :class:`InferencePlan` (parameters, layout, input bound), makes
+pre-rotated diagonal and the bias. The client (:class:`SlotClient`) gets
+only the public :class:`SlotPlan` (parameters, layout, input bound), makes
 its keys (a public key and only the Galois keys the plan needs, each trimmed to
 the level it is used at) and encrypts inputs with its secret key (seeded, so
 half size).
@@ -37,8 +42,9 @@ Examples
 >>> from heedu.inference import EncryptedLinearModel, InferenceClient, LinearModel
 >>> params = heedu.CKKSParameters(poly_modulus_degree=64, coeff_modulus_bits=[50, 40, 40, 50],
 ...                               scale=2.0**40, allow_insecure=True)
->>> server = EncryptedLinearModel(LinearModel(np.array([[1.0, 2.0], [3.0, -1.0]]), np.zeros(2)), params)
->>> client = InferenceClient(server.plan)
+>>> model = LinearModel(np.array([[1.0, 2.0], [3.0, -1.0]]), np.zeros(2))
+>>> server = EncryptedLinearModel.from_sklearn(model, params, encoding="slots")
+>>> client = InferenceClient(server.plan)  # a SlotClient, for the slot plan
 >>> answer = server.predict(client.encrypt(np.array([1.0, 1.0])), client.public_keys())
 >>> np.round(client.decrypt(answer), 4).tolist()
 [3.0, 2.0]
@@ -58,24 +64,31 @@ import numpy as np
 from ..ciphertext import Ciphertext
 from ..encoder import CKKSEncoder
 from ..encryption import Decryptor, Encryptor
-from ..errors import HeeduError, ParameterError, SecurityError, SerializationError
+from ..errors import ParameterError, SecurityError, SerializationError
 from ..evaluator import Evaluator
 from ..keys import GaloisKeys, KeyGenerator, PublicKey, SecretKey, refuse_to_pickle
 from ..params import CKKSContext, CKKSParameters, parameters_from_peer
 from ..plaintext import Plaintext
-from ..sampling import RandomSource, SeededRandomSource
+from ..sampling import RandomSource
 from ..serialization import dumps, loads
 from .cache import ByteBoundedCache
+from .envelope import (
+    FLAG_SINGLE_INPUT,
+    HEADER,
+    Envelope,
+    ProtocolError,
+    derived_public_key,
+    describe_magic,
+    key_id_of,
+    read_envelope,
+)
 from .model import LinearModel
 from .packing import PackingPlan
 
+PROTOCOL = "slots"
 QUERY_MAGIC, ANSWER_MAGIC, KEYS_MAGIC = b"HEIQ", b"HEIA", b"HEIK"
 PROTOCOL_VERSION = 2
-# magic, version, flags, reserved, plan fingerprint, key id, inputs, ciphertext groups, chunks per group
-_ENVELOPE = struct.Struct("<4sBBH16s16sIII")
 _KEYS_HEADER = struct.Struct("<4sBBH16s")  # magic, version, flags, reserved, plan fingerprint
-FLAG_SINGLE_INPUT = 1
-MAX_INPUTS = 100_000
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 MAX_PLAN_CHARS = 64 * 1024
 #: Parsed key bundles kept for returning clients (about 6 MB each at the tutorial's parameters).
@@ -84,22 +97,8 @@ KEY_CACHE_BYTES = 64 * 1024 * 1024
 SCORE_HEADROOM = 1 / 8
 
 
-class ProtocolError(HeeduError, ValueError):
-    """A query, answer or key bundle does not belong to this plan or these keys, or is malformed."""
-
-
-def key_id_of(public_key: bytes) -> bytes:
-    """16 bytes naming a client: BLAKE2b-128 of its serialized public key. Queries and answers carry it.
-
-    The client derives its public key from its secret key (see :meth:`InferenceClient.public_keys`),
-    so a client restored from its secret key has the same id, and the server computes the id from
-    the key bundle it was given.
-    """
-    return hashlib.blake2b(bytes(public_key), digest_size=16).digest()
-
-
 @dataclass(frozen=True)
-class InferencePlan:
+class SlotPlan:
     """The public part of a served model: CKKS parameters, slot layout and input bound. Safe to publish.
 
     ``input_bound`` is the largest :math:`|x_i|` the server's parameters hold without any score
@@ -110,6 +109,8 @@ class InferencePlan:
     packing: PackingPlan
     one_dimensional: bool = False  # the model returns (n,) scores, as a binary classifier does
     input_bound: float = 1.0
+
+    encoding = PROTOCOL
 
     @property
     def fingerprint(self) -> bytes:
@@ -122,6 +123,7 @@ class InferencePlan:
         return json.dumps(
             {
                 "protocol": PROTOCOL_VERSION,
+                "encoding": PROTOCOL,
                 "poly_modulus_degree": p.poly_modulus_degree,
                 "coeff_modulus": list(p.primes),
                 "scale": p.scale,
@@ -133,7 +135,7 @@ class InferencePlan:
         )
 
     @classmethod
-    def from_json(cls, text: str, allow_insecure: bool = False) -> InferencePlan:
+    def from_json(cls, text: str, allow_insecure: bool = False) -> SlotPlan:
         """Read a plan received from a server, checking it before anything is allocated.
 
         Parameters
@@ -156,7 +158,7 @@ class InferencePlan:
             raise ProtocolError(f"a plan must be a JSON string of at most {MAX_PLAN_CHARS} characters")
         try:
             data = json.loads(text)
-            if data["protocol"] != PROTOCOL_VERSION:
+            if data.get("encoding", PROTOCOL) != PROTOCOL or data["protocol"] != PROTOCOL_VERSION:
                 raise ValueError(f"protocol version {data['protocol']!r}, this heedu speaks {PROTOCOL_VERSION}")
             parameters = parameters_from_peer(
                 data["poly_modulus_degree"], data["coeff_modulus"], data["scale"], allow_insecure=allow_insecure
@@ -204,11 +206,11 @@ class InferencePlan:
 
 
 def _pack(
-    magic: bytes, plan: InferencePlan, key_id: bytes, flags: int, inputs: int, groups: list[list[bytes]]
+    magic: bytes, plan: SlotPlan, key_id: bytes, flags: int, inputs: int, groups: list[list[bytes]]
 ) -> bytes:
     chunks = len(groups[0]) if groups else 0
-    header = _ENVELOPE.pack(magic, PROTOCOL_VERSION, flags, 0, plan.fingerprint, key_id, inputs, len(groups), chunks)
-    parts = [header]
+    header = Envelope(magic, PROTOCOL_VERSION, flags, plan.fingerprint, key_id, inputs, len(groups), chunks)
+    parts = [header.to_bytes()]
     for group in groups:
         for blob in group:
             parts.append(struct.pack("<Q", len(blob)) + blob)
@@ -225,30 +227,19 @@ def _length_prefixed(data: bytes, offset: int, what: str) -> tuple[bytes, int]:
     return data[offset + 8 : offset + 8 + length], offset + 8 + length
 
 
-def _unpack(data: object, magic: bytes, plan: InferencePlan, what: str) -> tuple[int, bytes, int, list[list[bytes]]]:
+def _unpack(data: object, magic: bytes, plan: SlotPlan, what: str) -> tuple[int, bytes, int, list[list[bytes]]]:
     """``(flags, key id, inputs, groups of blobs)`` of a query or answer, every field checked."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ProtocolError(f"the {what} must be bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < _ENVELOPE.size:
-        raise ProtocolError(f"the {what} is {len(data)} bytes, shorter than its {_ENVELOPE.size}-byte header")
-    got_magic, version, flags, _, fingerprint, key_id, inputs, groups, chunks = _ENVELOPE.unpack_from(data)
-    if got_magic != magic:
-        kinds = {QUERY_MAGIC: "a query", ANSWER_MAGIC: "an answer", KEYS_MAGIC: "a key bundle"}
-        found = kinds.get(got_magic, f"not heedu data (magic {got_magic!r})")
-        raise ProtocolError(f"expected a heedu {what}, got {found}")
-    if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"{what} has protocol version {version}; this heedu speaks {PROTOCOL_VERSION}")
-    if flags & ~FLAG_SINGLE_INPUT or (flags & FLAG_SINGLE_INPUT and inputs != 1):
-        raise ProtocolError(f"the {what} has flags 0x{flags:02x} inconsistent with its {inputs} input(s)")
-    if fingerprint != plan.fingerprint:
-        raise ProtocolError(f"the {what} was made for another model or parameter set (plan fingerprint differs)")
+    envelope = read_envelope(data, magic, PROTOCOL_VERSION, plan.fingerprint, what)
+    data = bytes(data)  # type: ignore[arg-type]
+    flags, key_id, inputs, groups, chunks = (
+        envelope.flags, envelope.key_id, envelope.inputs, envelope.groups, envelope.per_group
+    )
     packing = plan.packing
-    if not 0 < inputs <= MAX_INPUTS or groups != math.ceil(inputs / packing.inputs_per_ciphertext):
+    if groups != math.ceil(inputs / packing.inputs_per_ciphertext):
         raise ProtocolError(f"the {what} declares {inputs} inputs in {groups} ciphertext groups: inconsistent")
     if chunks != (packing.feature_chunks if magic == QUERY_MAGIC else 1):
         raise ProtocolError(f"the {what} has {chunks} ciphertexts per group, expected {packing.feature_chunks}")
-    offset, out = _ENVELOPE.size, []
+    offset, out = HEADER.size, []
     for _ in range(groups):
         group = []
         for _ in range(chunks):
@@ -291,7 +282,7 @@ def largest_input_bound(model: LinearModel, context: CKKSContext) -> float:
     return room / row_norm
 
 
-class EncryptedLinearModel:
+class SlotLinearModel:
     r"""The server: a linear model, planned and encoded once, that answers encrypted queries.
 
     Parameters
@@ -332,7 +323,7 @@ class EncryptedLinearModel:
                 f"modulus; got {input_bound!r}"
             )
         packing = PackingPlan.for_model(model.n_features, model.n_outputs, self.context.slot_count)
-        self.plan = InferencePlan(self.context.parameters, packing, model.one_dimensional, float(input_bound))
+        self.plan = SlotPlan(self.context.parameters, packing, model.one_dimensional, float(input_bound))
         self._evaluator = Evaluator(self.context)
         encoder = CKKSEncoder(self.context)
         top = self.context.max_level
@@ -366,7 +357,7 @@ class EncryptedLinearModel:
         return cls(LinearModel.from_sklearn(estimator), parameters, input_bound)
 
     def __repr__(self) -> str:
-        return f"EncryptedLinearModel({self.model.n_outputs} x {self.model.n_features}, {self.context!r})"
+        return f"SlotLinearModel({self.model.n_outputs} x {self.model.n_features}, {self.context!r})"
 
     def load_keys(self, keys: bytes) -> tuple[PublicKey, GaloisKeys, bytes]:
         """Parse (and cache, by hash) a client's key bundle: ``(public key, Galois keys, key id)``.
@@ -391,8 +382,9 @@ class EncryptedLinearModel:
             raise ProtocolError(f"a key bundle is at least {_KEYS_HEADER.size} bytes; got {len(keys)}")
         magic, version, flags, _, fingerprint = _KEYS_HEADER.unpack_from(keys)
         if magic != KEYS_MAGIC or version != PROTOCOL_VERSION or flags:
-            found = {QUERY_MAGIC: "a query", ANSWER_MAGIC: "an answer"}.get(magic, f"magic {magic!r}")
-            raise ProtocolError(f"expected a heedu key bundle (version {PROTOCOL_VERSION}), got {found}")
+            raise ProtocolError(
+                f"expected {describe_magic(KEYS_MAGIC)} (version {PROTOCOL_VERSION}), got {describe_magic(magic)}"
+            )
         if fingerprint != self.plan.fingerprint:
             raise ProtocolError("the key bundle was made for another model or parameter set (plan fingerprint differs)")
         public_blob, offset = _length_prefixed(keys, _KEYS_HEADER.size, "key bundle")
@@ -475,13 +467,13 @@ class EncryptedLinearModel:
         return _pack(ANSWER_MAGIC, plan, key_id, flags, inputs, answers)
 
 
-class InferenceClient:
+class SlotClient:
     r"""The client: keys for exactly the plan's rotations, encryption of inputs, decryption of answers.
 
     Parameters
     ----------
-    plan : InferencePlan
-        The server's public plan (``server.plan``, or ``InferencePlan.from_json``).
+    plan : SlotPlan
+        The server's public plan (``server.plan``, or ``SlotPlan.from_json``).
     secret_key : SecretKey, optional
         Reuse a secret key; a fresh one is generated otherwise.
     random_source : RandomSource, optional
@@ -491,40 +483,29 @@ class InferenceClient:
     ------
     SecurityError
         The plan's parameters are below 128-bit security and nobody opted in locally
-        (``InferencePlan.from_json(text, allow_insecure=True)``).
+        (``SlotPlan.from_json(text, allow_insecure=True)``).
     """
 
     def __init__(
-        self, plan: InferencePlan, secret_key: SecretKey | None = None, random_source: RandomSource | None = None
+        self, plan: SlotPlan, secret_key: SecretKey | None = None, random_source: RandomSource | None = None
     ) -> None:
-        if not isinstance(plan, InferencePlan):
-            raise TypeError(f"expected an InferencePlan, got {type(plan).__name__}")
+        if not isinstance(plan, SlotPlan):
+            raise TypeError(f"expected an SlotPlan, got {type(plan).__name__}")
         self.plan, self.context = plan, _packed_context(plan.parameters)
         self._keygen = KeyGenerator(self.context, secret_key=secret_key, random_source=random_source)
         self._encryptor = Encryptor(self.context, secret_key=self._keygen.secret_key(), random_source=random_source)
         self._decryptor = Decryptor(self.context, self._keygen.secret_key())
         self._encoder = CKKSEncoder(self.context)
-        self._public_key = dumps(self._derived_public_key(), self.context)
+        # A function of the secret key, so a client restored from its key file keeps its key id.
+        label = b"heedu native protocol: public key from the secret key"
+        self._public_key = dumps(derived_public_key(self.context, self._keygen.secret_key(), label), self.context)
         self._keys: bytes | None = None
 
     def __repr__(self) -> str:
-        return f"InferenceClient({self.plan.packing.n_outputs} x {self.plan.packing.n_features}, <secret key hidden>)"
+        return f"SlotClient({self.plan.packing.n_outputs} x {self.plan.packing.n_features}, <secret key hidden>)"
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         refuse_to_pickle(self)
-
-    def _derived_public_key(self) -> PublicKey:
-        """The public key, a function of the secret key: its randomness comes from a PRF keyed by ``s``.
-
-        So the same secret key always gives the same public key, hence the same key id, in any
-        process (the command line restores a client from its secret key file). The seed is
-        BLAKE2b of a domain label and the secret's coefficients: nothing about ``s`` can be
-        learnt from it, and it is used for nothing else.
-        """
-        secret = self._keygen.secret_key()
-        label = b"heedu native protocol: public key from the secret key"
-        seed = hashlib.blake2b(label + secret.coefficients.tobytes(), digest_size=32).digest()
-        return KeyGenerator(self.context, secret_key=secret, random_source=SeededRandomSource(seed)).public_key()
 
     def public_keys(self) -> bytes:
         """The key bundle for the server, made once: the public key (the server re-randomizes answers

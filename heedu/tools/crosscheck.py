@@ -2,8 +2,10 @@ r"""One linear model, the same inputs, every encrypted path heedu knows: do they
 
 :func:`crosscheck` evaluates :math:`Wx + b` on each input through
 
-* **native**: heedu's packed protocol (:class:`~heedu.inference.native.EncryptedLinearModel` and
-  :class:`~heedu.inference.native.InferenceClient`, all inputs in one query);
+* **coefficients**: heedu's default protocol (:class:`~heedu.inference.coefficients.EncryptedLinearModel`
+  and :class:`~heedu.inference.coefficients.InferenceClient`, all inputs in one query);
+* **slots**: heedu's slot protocol (:class:`~heedu.inference.slots.SlotLinearModel` and
+  :class:`~heedu.inference.slots.SlotClient`, all inputs in one query);
 * **heedu EI**: heedu's encrypted-inference-compatible :class:`~heedu.inference.ei.EIServer` with
   heedu's :class:`~heedu.inference.ei.EILinearRegressionClient` (one query per input);
 * **package**: the real ``encrypted-inference==0.9`` (SEAL 3.5 inside), its own client and server;
@@ -48,7 +50,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..inference.ei import EILinearRegressionClient, EIServer
 from ..inference.model import LinearModel
-from ..inference.native import EncryptedLinearModel, InferenceClient
+from ..inference.coefficients import EncryptedLinearModel, InferenceClient
 from .arguments import positive_int
 from .evaluate import predicted_labels
 
@@ -58,7 +60,8 @@ PACKAGE_VERSION = "0.9"
 TOLERANCE = 1e-4
 RANDOM_SEED = 20200709
 
-NATIVE = "native"
+COEFFICIENTS = "coefficients"
+SLOTS = "slots"
 HEEDU_EI = "heedu EI"
 PACKAGE_PATH = "package"
 PACKAGE_TO_HEEDU_SERVER = "package client -> heedu EIServer"
@@ -207,15 +210,16 @@ def crosscheck(
     say = log or (lambda _line: None)
     paths: list[PathResult] = []
 
-    say(f"{NATIVE}: heedu's packed protocol, {len(x)} input(s) in one query")
+    for encoding in (COEFFICIENTS, SLOTS):
+        say(f"{encoding}: heedu's {encoding} protocol, {len(x)} input(s) in one query")
 
-    def native() -> np.ndarray:
-        server = EncryptedLinearModel(model)
-        client = InferenceClient(server.plan)
-        return client.decrypt(server.predict(client.encrypt(x), client.public_keys()))
+        def own_protocol(encoding: str = encoding) -> np.ndarray:
+            server = EncryptedLinearModel.from_sklearn(model, encoding=encoding)
+            client = InferenceClient(server.plan)
+            return client.decrypt(server.predict(client.encrypt(x), client.public_keys()))
 
-    scores, seconds = _timed(native)
-    paths.append(_judge(NATIVE, scores, plain, model, tolerance, seconds))
+        scores, seconds = _timed(own_protocol)
+        paths.append(_judge(encoding, scores, plain, model, tolerance, seconds))
 
     say(f"{HEEDU_EI}: heedu's EILinearRegressionClient and EIServer, one query per input")
 
@@ -311,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m heedu.tools.crosscheck",
-        description="Run one linear model on the same inputs through heedu's native protocol, heedu's EI "
-        f"client and server, the real {PACKAGE} {PACKAGE_VERSION}, and the cross combinations.",
+        description="Run one linear model on the same inputs through heedu's coefficient and slot protocols, "
+        f"heedu's EI client and server, the real {PACKAGE} {PACKAGE_VERSION}, and the cross combinations.",
     )
     parser.add_argument("--model", type=Path, metavar="PKL", help="scikit-learn linear model (default: the tutorial's)")
     parser.add_argument(
