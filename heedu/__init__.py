@@ -19,7 +19,7 @@ The library, in tiers; each module imports only modules listed before it
 Built on the library, each importing it and the packages listed before it:
 
 11. ``seal``: SEAL 3.5's wire format, BLAKE2Xb, SEAL's samplers
-12. ``inference``: encrypted linear models (the packed protocol, the EI-compatible one)
+12. ``inference``: encrypted linear models (coefficient encoding, slots, the EI-compatible protocol)
 13. ``tools``: MNIST files, evaluation, cross-check, progress bars
 14. ``cli``: the ``heedu`` command, the top; other packages add commands through entry points
 

@@ -1,4 +1,4 @@
-"""The ``heedu`` command line: a narrated encrypted-inference demo and the packed protocol, file by file.
+"""The ``heedu`` command line: a narrated encrypted-inference demo and heedu's protocols, file by file.
 
 Subcommands::
 

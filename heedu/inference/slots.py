@@ -252,10 +252,10 @@ def _unpack(data: object, magic: bytes, plan: SlotPlan, what: str) -> tuple[int,
 
 
 def _packed_context(parameters: CKKSParameters) -> CKKSContext:
-    """The context of ``parameters``, which the packed protocol can run on: it rescales once."""
+    """The context of ``parameters``, which the slot protocol can run on: it rescales once."""
     context = CKKSContext(parameters)
     if context.max_level < 1:
-        raise ParameterError("the packed protocol rescales once: it needs at least two data primes, e.g. [60, 40, 60]")
+        raise ParameterError("the slot protocol rescales once: it needs at least two data primes, e.g. [60, 40, 60]")
     return context
 
 

@@ -2,10 +2,12 @@ r"""Tools built on the library, not part of it: they read files, draw progress b
 
 * :mod:`heedu.tools.mnist`: the MNIST test set (idx files, checked before any size is trusted) and the
   Azure ML tutorial's model, from a folder the caller names (``--data`` or ``$HEEDU_DATA``);
-* :mod:`heedu.tools.evaluate`: every test image through the packed protocol, against the plaintext model
+* :mod:`heedu.tools.evaluate`: every test image through heedu's protocols, against the plaintext model
   (``python -m heedu.tools.evaluate``);
-* :mod:`heedu.tools.crosscheck`: the packed protocol, the EI-compatible one and the real
+* :mod:`heedu.tools.crosscheck`: heedu's protocols, the EI-compatible one and the real
   ``encrypted-inference`` package on the same inputs (``python -m heedu.tools.crosscheck``);
+* :mod:`heedu.tools.attacks`: the weight-recovery attack that re-randomization stops (for the course
+  and the tests);
 * :mod:`heedu.tools.progress`, :mod:`heedu.tools.arguments`: the progress bar and the argument types
   they and the ``heedu`` command share.
 
