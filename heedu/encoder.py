@@ -254,7 +254,8 @@ class CKKSEncoder:
         if np.shape(coefficients) != (self.n,):
             raise EncodingError(f"expected {self.n} coefficients, got shape {np.shape(coefficients)}")
         ring = self.context.ring(level)
-        residues = integers_to_rns(scale_and_round(coefficients, scale, ring.basis.product, level, "coefficients"), ring)
+        scaled = scale_and_round(coefficients, scale, ring.basis.product, level, "coefficients")
+        residues = integers_to_rns(scaled, ring)
         return Plaintext(ring.ntt.forward(residues), level, scale)
 
     # ------------------------------------------------------------------ decode

@@ -1,4 +1,6 @@
-"""heedu's inference protocols (coefficients by default, or slots), file by file: ``params``, ``plan``, ``keygen``, ``encrypt``, ``predict``, ``decrypt``.
+"""heedu's protocols (coefficients by default, or slots), file by file.
+
+The commands: ``params``, ``plan``, ``keygen``, ``encrypt``, ``predict``, ``decrypt``.
 
 The server side exports a public plan and answers queries; the client side makes keys from the
 plan, encrypts ``.npy`` inputs and decrypts answers. The secret key is written with mode 0600 and

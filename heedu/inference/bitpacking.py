@@ -46,22 +46,34 @@ def pack_bits(values: np.ndarray, width: int) -> bytes:
 
 
 def unpack_bits(data: bytes | memoryview, width: int, count: int) -> np.ndarray:
-    """``count`` values of ``width`` bits from :func:`pack_bits`'s output, as ``uint64``.
+    r"""``count`` values of ``width`` bits from :func:`pack_bits`'s output, as ``uint64``.
+
+    Value :math:`i` starts at bit :math:`o = i w`: it is the 64-bit little-endian word at byte
+    :math:`\lfloor o/64 \rfloor \cdot 8` shifted right by :math:`o \bmod 64`, completed by the low
+    bits of the next word, and masked to ``width`` bits.
 
     Raises
     ------
     SerializationError
         ``data`` is not exactly :func:`packed_size` bytes, or its padding bits are not zero.
     """
+    if not 1 <= width <= 64:
+        raise ValueError(f"width must be in [1, 64], got {width}")
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw.size != packed_size(count, width):
         raise SerializationError(f"expected {packed_size(count, width)} bytes of packed values, got {raw.size}")
-    bits = np.unpackbits(raw, bitorder="little")
-    if bits[count * width :].any():
+    used = count * width
+    if used % 8 and int(raw[-1]) >> (used % 8):
         raise SerializationError("the padding bits after the packed values are not zero")
-    words = np.zeros((count, 64), dtype=np.uint8)
-    words[:, :width] = bits[: count * width].reshape(count, width)
-    return np.packbits(words, axis=1, bitorder="little").view("<u8").reshape(count).astype(np.uint64)
+    words = np.zeros(raw.size // 8 + 2, dtype="<u8")
+    words.view(np.uint8)[: raw.size] = raw
+    offsets = np.arange(count, dtype=np.uint64) * np.uint64(width)
+    index, shift = (offsets >> np.uint64(6)).astype(np.intp), offsets & np.uint64(63)
+    low = words[index] >> shift
+    # A shift by 64 is undefined in NumPy (as in C): values that start on a word boundary take no high part.
+    high = np.where(shift == 0, np.uint64(0), words[index + 1] << ((np.uint64(64) - shift) & np.uint64(63)))
+    values = low | high
+    return values if width == 64 else values & np.uint64((1 << width) - 1)
 
 
 def pack_bits_reference(values: list[int], width: int) -> bytes:

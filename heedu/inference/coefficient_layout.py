@@ -59,7 +59,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +102,8 @@ class CoefficientLayout:
         if self.inputs_per_ciphertext * self.block_size > self.poly_modulus_degree:
             raise ParameterError(
                 f"{self.inputs_per_ciphertext} inputs of {self.outputs_per_block} x {self.features_per_chunk} "
-                f"blocks need {self.inputs_per_ciphertext * self.block_size} coefficients; N = {self.poly_modulus_degree}"
+                f"blocks need {self.inputs_per_ciphertext * self.block_size} coefficients; "
+                f"N = {self.poly_modulus_degree}"
             )
         if self.outputs_per_block > self.n_outputs or self.features_per_chunk > self.n_features:
             raise ParameterError("a block is larger than the model")
@@ -155,7 +155,8 @@ class CoefficientLayout:
         batch = np.asarray(batch, dtype=np.float64)
         if batch.ndim != 2 or batch.shape[1] != self.n_features or batch.shape[0] == 0:
             raise ShapeError(f"expected a (K, {self.n_features}) batch, got shape {batch.shape}")
-        g, c, b, nw = self.groups(batch.shape[0]), self.feature_chunks, self.inputs_per_ciphertext, self.features_per_chunk
+        g, c = self.groups(batch.shape[0]), self.feature_chunks
+        b, nw = self.inputs_per_ciphertext, self.features_per_chunk
         padded = np.zeros((g * b, c * nw))
         padded[: batch.shape[0], : self.n_features] = batch
         blocks = np.zeros((g, c, b, self.block_size))

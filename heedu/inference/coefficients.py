@@ -511,10 +511,6 @@ class EncryptedLinearModel:
         self._keys: ByteBoundedCache[bytes, tuple[PublicKey, bytes]] = ByteBoundedCache(
             KEY_CACHE_BYTES, size_of=lambda item: int(item[0].data.nbytes)
         )
-        self._zero = Plaintext(
-            np.zeros((len(primes), self.context.poly_modulus_degree), dtype=np.uint64), self.context.max_level,
-            self.plan.product_scale,
-        )
         # Tests switch this off to show what re-randomization protects; a real server never does.
         self._rerandomize = True
 
@@ -629,14 +625,26 @@ class EncryptedLinearModel:
             total = modarith.add_mod(total, _sum_mod(modarith.mul_shoup(part, weight, shoup, q), q), q)
         return total
 
+    def _rerandomized(self, acc: np.ndarray, public_key: PublicKey) -> np.ndarray:
+        r"""``acc`` plus a fresh public-key encryption of zero, :math:`(u b + e_0, u a + e_1)`, in coefficient form.
+
+        The same encryption as :meth:`heedu.encryption.Encryptor.encrypt` without a special
+        prime; its noise is added after the inverse NTT the answer needs anyway (four forward
+        NTTs fewer than encrypting a zero plaintext in NTT form).
+        """
+        ring = self.context.ring(self.context.max_level)
+        n = ring.n
+        u = ring.from_signed(self._random.ternary(n)).to_ntt().data
+        acc = modarith.add_mod(acc, modarith.mul_mod(public_key.data, u[None], ring.q), ring.q)
+        noise = ring.from_signed(np.stack([self._random.gaussian(n), self._random.gaussian(n)])).data
+        return modarith.add_mod(ring.ntt.inverse(acc), noise, ring.q)
+
     def _answer(self, acc: np.ndarray, layout: CoefficientLayout, inputs: int, group: int, block: int,
-                flood_bits: int, encryptor: Encryptor) -> bytes:
+                flood_bits: int, public_key: PublicKey) -> bytes:
         """Re-randomize, add bias and flooding at the scores, switch to one prime, extract, drop bits, pack."""
         ctx, plan = self.context, self.plan
         ring = ctx.ring(ctx.max_level)
-        if self._rerandomize:
-            acc = modarith.add_mod(acc, encryptor.encrypt(self._zero).data, ring.q)
-        coefficients = ring.ntt.inverse(acc)
+        coefficients = self._rerandomized(acc, public_key) if self._rerandomize else ring.ntt.inverse(acc)
         positions = layout.score_positions(inputs, group, block)
         first = block * layout.outputs_per_block
         bias = np.broadcast_to(self._bias[first : first + positions.shape[1]], positions.shape).ravel()
@@ -684,7 +692,6 @@ class EncryptedLinearModel:
         if len(query) != plan.query_bytes(inputs):
             raise ProtocolError(f"a query of {inputs} input(s) is {plan.query_bytes(inputs)} bytes, got {len(query)}")
         w, w_shoup, flood_bits = self.encoded_weights(layout)
-        encryptor = Encryptor(self.context, public_key, random_source=self._random)
         header = Envelope(ANSWER_MAGIC, PROTOCOL_VERSION, envelope.flags, plan.fingerprint, key_id, inputs, groups,
                           layout.output_blocks)
         parts = [header.to_bytes()]
@@ -692,7 +699,7 @@ class EncryptedLinearModel:
             cts = self._read_query_group(bytes(query), HEADER.size + g * chunks * plan.query_ciphertext_bytes, chunks)
             for r in range(layout.output_blocks):
                 acc = self._inner_products(cts, w, w_shoup, r)
-                parts.append(self._answer(acc, layout, inputs, g, r, flood_bits, encryptor))
+                parts.append(self._answer(acc, layout, inputs, g, r, flood_bits, public_key))
         return b"".join(parts)
 
 
@@ -820,7 +827,8 @@ class InferenceClient:
         if (envelope.groups, envelope.per_group) != (layout.groups(inputs), layout.output_blocks):
             raise ProtocolError(f"the answer's counts do not match the layout of {inputs} input(s)")
         if len(answer) != plan.answer_bytes(inputs):
-            raise ProtocolError(f"an answer to {inputs} input(s) is {plan.answer_bytes(inputs)} bytes, got {len(answer)}")
+            expected = plan.answer_bytes(inputs)
+            raise ProtocolError(f"an answer to {inputs} input(s) is {expected} bytes, got {len(answer)}")
         ring0 = self.context.ring(0)
         q0, n, width = np.uint64(plan.answer_prime), self.context.poly_modulus_degree, plan.value_bits
         shift = np.uint64(plan.dropped_bits)

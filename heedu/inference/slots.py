@@ -352,7 +352,7 @@ class SlotLinearModel:
     @classmethod
     def from_sklearn(
         cls, estimator: object, parameters: CKKSParameters | None = None, input_bound: float | None = None
-    ) -> EncryptedLinearModel:
+    ) -> SlotLinearModel:
         """Plan and encode any fitted scikit-learn linear model."""
         return cls(LinearModel.from_sklearn(estimator), parameters, input_bound)
 

@@ -33,11 +33,11 @@ import numpy as np
 
 from .. import modarith
 from ..errors import ParameterError
-from ..params import CKKSContext
-from ..sampling import expand_seed
 from ..inference.bitpacking import packed_size, unpack_bits
 from ..inference.coefficients import SEED_BYTES, InferencePlan
 from ..inference.envelope import HEADER
+from ..params import CKKSContext
+from ..sampling import expand_seed
 
 
 def _inverse_mod(values: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -119,7 +119,7 @@ def recover_weights(plan: InferencePlan, queries: list[bytes], answers: list[byt
 
 
 def _weights_from_encoding(layout: object, encoded: np.ndarray) -> np.ndarray:
-    """Invert :meth:`~heedu.inference.coefficient_layout.CoefficientLayout.weight_values`: ``(R, C, N)`` -> ``(m, n)``."""
+    """Undo :meth:`~heedu.inference.coefficient_layout.CoefficientLayout.weight_values`: ``(R, C, N)`` to ``(m, n)``."""
     mw, nw = layout.outputs_per_block, layout.features_per_chunk  # type: ignore[attr-defined]
     n = encoded.shape[-1]
     exponent = np.arange(mw)[:, None] * nw - np.arange(nw)[None, :]

@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..inference.coefficients import EncryptedLinearModel, InferenceClient
 from ..inference.ei import EILinearRegressionClient, EIServer
 from ..inference.model import LinearModel
-from ..inference.coefficients import EncryptedLinearModel, InferenceClient
 from .arguments import positive_int
 from .evaluate import predicted_labels
 
