@@ -95,7 +95,7 @@ def scale_and_round(values: object, scale: float, modulus: int, level: int, what
         raise EncodingError(
             f"{what} times the scale 2^{math.log2(scale):.1f} overflow double precision; reduce the values or the scale"
         )
-    if largest >= modulus / 2:
+    if 2 * int(largest) >= modulus:  # exact: a float's Q/2 could round down to (Q - 1)/2
         raise EncodingError(
             f"{what} times the scale reach 2^{math.log2(largest):.1f}, beyond half the level-{level} modulus "
             f"of {modulus.bit_length()} bits: they would wrap around it; reduce the scale "
@@ -162,7 +162,9 @@ class CoefficientEncoder:
         level = ctx.max_level if level is None else level
         if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
             raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
-        return check_encoding_scale(ctx.scale if scale is None else scale), int(level)
+        scale = check_encoding_scale(ctx.scale if scale is None else scale)
+        ctx.check_scale(int(level), scale, "an encoding")  # what decoding and every other operation accept
+        return scale, int(level)
 
     def residues(self, values: object, scale: float | None = None, level: int | None = None) -> np.ndarray:
         r"""Coefficient-form residues ``(..., k, N)`` of :math:`\lfloor \Delta v \rceil`, values ``(..., m)``, m <= N.

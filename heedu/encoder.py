@@ -183,7 +183,9 @@ class CKKSEncoder:
         level = ctx.max_level if level is None else level
         if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
             raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
-        return check_encoding_scale(ctx.scale if scale is None else scale), int(level)
+        scale = check_encoding_scale(ctx.scale if scale is None else scale)
+        ctx.check_scale(int(level), scale, "an encoding")  # what decoding and every other operation accept
+        return scale, int(level)
 
     def encode(self, values: object, scale: float | None = None, level: int | None = None) -> Plaintext:
         r"""Encode up to :math:`N/2` real or complex values (or one number, in slot 0).

@@ -357,6 +357,7 @@ class KeyGenerator:
         >>> keygen.relin_keys().key.level
         2
         """
+        self.context.check_key_switching("a relinearization key")
         s = self._secret_key.data
         return RelinKeys(self.create_kswitch_key(modarith.mul_mod(s, s, self.context.key_ring.q)))
 
@@ -378,6 +379,7 @@ class KeyGenerator:
         >>> sorted(keygen.galois_keys(steps=[1, -1]).steps()), keygen.galois_keys(conjugation=True).has_conjugation()
         ([-1, 1], True)
         """
+        self.context.check_key_switching("a Galois key")
         n = self.context.poly_modulus_degree
         step_list = default_rotation_steps(n) if steps is None else list(steps)
         elements = set()

@@ -313,7 +313,7 @@ def parameters_from_peer(
         coeff_modulus=tuple(coeff_modulus),
         scale=float(scale),
         allow_insecure=allow_insecure,
-        special_prime=bool(special_prime),
+        special_prime=special_prime,
     )
     parameters.check_security()
     return parameters

@@ -11,16 +11,23 @@ import hashlib
 import math
 import struct
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from heedu.errors import LevelError, ParameterError, SecurityError
-from heedu.params import HE_STANDARD_128_MAX_BITS, CKKSContext, CKKSParameters, parms_id
+from heedu import serialization
+from heedu.encoder import CKKSEncoder
+from heedu.encryption import Decryptor, Encryptor
+from heedu.errors import LevelError, MissingKeyError, ParameterError, SecurityError, SerializationError
+from heedu.keys import KeyGenerator
+from heedu.params import HE_STANDARD_128_MAX_BITS, CKKSContext, CKKSParameters, parameters_from_peer, parms_id
+from heedu.sampling import SeededRandomSource
 from tests.strategies import (
     SEAL_TUTORIAL_PRIMES,
     cached_toy_context,
     largest_ntt_primes,
     toy_contexts,
+    toy_parameter_choices,
     toy_parameters,
 )
 
@@ -315,3 +322,208 @@ def test_parameters_are_normalised_frozen_and_comparable() -> None:
     assert a.primes == (smaller_30, largest_20, larger_30)  # SEAL's order: the first 30-bit slot gets the smaller
     with pytest.raises(AttributeError):
         a.scale = 2.0  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------
+# Without a special prime (special_prime=False)
+# --------------------------------------------------------------------------------------
+
+
+def _no_special(bits: tuple[int, ...] = (40, 30, 30), n: int = 16, scale: float = 2.0**30) -> CKKSContext:
+    return CKKSContext(
+        CKKSParameters(
+            poly_modulus_degree=n, coeff_modulus_bits=bits, scale=scale, special_prime=False, allow_insecure=True
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def no_special() -> CKKSContext:
+    """N = 16, primes of [40, 30, 30] bits, all three holding data: levels 2, 1 and 0."""
+    return _no_special()
+
+
+@settings(max_examples=30, deadline=None)
+@given(toy_parameter_choices())
+def test_without_a_special_prime_every_prime_is_a_data_prime(choice: tuple[int, tuple[int, ...], int]) -> None:
+    n, bits, scale_bits = choice
+    parameters = CKKSParameters(
+        poly_modulus_degree=n, coeff_modulus_bits=bits, scale=2.0**scale_bits, special_prime=False,
+        allow_insecure=True,
+    )
+    assert parameters.data_primes == parameters.primes
+    context = CKKSContext(parameters)
+    primes = parameters.primes
+    assert context.data_primes == context.coeff_modulus == primes
+    assert context.special_prime is None and not context.can_switch_keys
+    assert context.max_level == len(primes) - 1
+    assert context.total_bits == sum(q.bit_length() for q in primes)
+    for level in range(context.max_level + 1):
+        assert context.ring(level).moduli == primes[: level + 1]
+        assert context.level_of(context.parms_id(level)) == level
+    # The key level is the top data level: same ring, same parms_id.
+    assert context.key_ring.moduli == context.ring(context.max_level).moduli == primes
+    assert context.key_parms_id == context.parms_id(context.max_level) == parms_id(n, primes)
+    # The same primes with a special prime: one level fewer, the last prime kept for keys.
+    with_special = CKKSParameters(poly_modulus_degree=n, coeff_modulus=primes, scale=2.0**scale_bits,
+                                  allow_insecure=True)
+    assert with_special.data_primes == primes[:-1]
+    assert with_special.primes == primes
+
+
+def test_describe_says_there_is_no_special_prime(no_special: CKKSContext) -> None:
+    text = no_special.describe()
+    assert "no special prime" in text
+    assert "[40, 30, 30]" in text
+    assert "special prime p:" not in text
+    assert "special prime p: 40 bits" in cached_toy_context().describe()
+
+
+def test_no_key_switching_keys_without_a_special_prime(no_special: CKKSContext) -> None:
+    keygen = KeyGenerator(no_special, random_source=SeededRandomSource(b"params: no special prime seed 01"))
+    with pytest.raises(MissingKeyError, match="special_prime"):
+        keygen.relin_keys()
+    with pytest.raises(MissingKeyError, match="special_prime"):
+        keygen.galois_keys()
+    with pytest.raises(MissingKeyError, match="special_prime"):
+        keygen.galois_keys(steps=[1], conjugation=True)
+    with pytest.raises(MissingKeyError, match="special_prime"):
+        keygen.create_kswitch_key(keygen.secret_key().data)
+    for level in range(no_special.max_level + 1):
+        with pytest.raises(MissingKeyError, match="special_prime"):
+            no_special.ring_with_special(level)
+
+
+def test_public_key_encryption_works_without_a_special_prime(no_special: CKKSContext) -> None:
+    """Decryption is within the worst-case noise: rounding 1/2 plus ue + e_0 + e_1 s, at most 2 * 19 N + 19."""
+    keygen = KeyGenerator(no_special, random_source=SeededRandomSource(b"params: no special prime seed 02"))
+    secret_key, public_key = keygen.secret_key(), keygen.public_key()
+    assert public_key.data.shape == (2, 3, 16)  # every prime, and no more
+    encoder = CKKSEncoder(no_special)
+    encryptor = Encryptor(no_special, public_key, secret_key)
+    decryptor = Decryptor(no_special, secret_key)
+    n = no_special.poly_modulus_degree
+    values = np.linspace(-1.0, 1.0, no_special.slot_count)
+    for level in range(no_special.max_level + 1):
+        plaintext = encoder.encode(values, level=level)
+        bound = n * (0.5 + 2 * 19 * n + 19) / plaintext.scale
+        for ciphertext in (encryptor.encrypt(plaintext), encryptor.encrypt_symmetric(plaintext)):
+            assert (ciphertext.level, ciphertext.scale) == (level, plaintext.scale)
+            decoded = encoder.decode(decryptor.decrypt(ciphertext))
+            assert np.max(np.abs(decoded - values)) <= bound
+
+
+def test_public_key_bytes_carry_the_top_data_level_id(no_special: CKKSContext) -> None:
+    keygen = KeyGenerator(no_special, random_source=SeededRandomSource(b"params: no special prime seed 03"))
+    public_key = keygen.public_key()
+    data = serialization.dumps(public_key, no_special)
+    assert data[16:48] == no_special.parms_id(no_special.max_level)  # the header's parms_id field
+    restored = serialization.loads(data, no_special)
+    assert np.array_equal(restored.data, public_key.data)
+
+
+@pytest.mark.parametrize("special_prime", [True, False])
+def test_serialized_parameters_keep_the_special_prime_flag(special_prime: bool) -> None:
+    parameters = CKKSParameters(
+        poly_modulus_degree=16, coeff_modulus_bits=(40, 30, 30), scale=2.0**30, special_prime=special_prime,
+        allow_insecure=True,
+    )
+    data = serialization.dumps(parameters)
+    restored = serialization.loads(data, allow_insecure=True)
+    assert restored == parameters and restored.special_prime is special_prime
+    flags = struct.unpack_from("<H", data, 6)[0]
+    assert flags == (0 if special_prime else serialization.FLAG_NO_SPECIAL_PRIME)
+
+
+@pytest.mark.parametrize("flags", [serialization.FLAG_SEEDED, 4, 0x8000, serialization.FLAG_NO_SPECIAL_PRIME | 1])
+def test_unknown_parameter_flags_are_refused(flags: int) -> None:
+    parameters = CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(40, 30), scale=2.0**20,
+                                special_prime=False, allow_insecure=True)
+    data = bytearray(serialization.dumps(parameters))
+    struct.pack_into("<H", data, 6, flags)
+    with pytest.raises(SerializationError, match="flags"):
+        serialization.loads(bytes(data), allow_insecure=True)
+
+
+def test_the_no_special_prime_flag_means_nothing_on_other_objects(no_special: CKKSContext) -> None:
+    keygen = KeyGenerator(no_special, random_source=SeededRandomSource(b"params: no special prime seed 04"))
+    data = bytearray(serialization.dumps(keygen.public_key(), no_special))
+    struct.pack_into("<H", data, 6, struct.unpack_from("<H", data, 6)[0] | serialization.FLAG_NO_SPECIAL_PRIME)
+    with pytest.raises(SerializationError, match="flags"):
+        serialization.loads(bytes(data), no_special)
+
+
+def test_parameters_from_peer_without_a_special_prime() -> None:
+    primes = largest_ntt_primes(16, 40, 1) + largest_ntt_primes(16, 30, 2)
+    parameters = parameters_from_peer(16, primes, 2.0**30, allow_insecure=True, special_prime=False)
+    assert parameters.special_prime is False
+    assert parameters.data_primes == parameters.primes == tuple(primes)
+    default = parameters_from_peer(16, primes, 2.0**30, allow_insecure=True)
+    assert default.special_prime is True and default.data_primes == tuple(primes[:-1])
+    assert CKKSContext(parameters).max_level == CKKSContext(default).max_level + 1
+    with pytest.raises(SecurityError):
+        parameters_from_peer(16, primes, 2.0**30, special_prime=False)
+
+
+def test_special_prime_is_part_of_equality_and_hash() -> None:
+    def make(special_prime: bool) -> CKKSParameters:
+        return CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(40, 30), scale=2.0**20,
+                              special_prime=special_prime, allow_insecure=True)
+
+    assert make(False) == make(False) and hash(make(False)) == hash(make(False))
+    assert make(True) == make(True)
+    assert make(False) != make(True)
+    assert make(False).primes == make(True).primes
+    assert len({make(False), make(True), make(False)}) == 2
+    assert "special_prime=False" in repr(make(False))
+
+
+def test_one_prime_is_enough_without_a_special_prime() -> None:
+    parameters = CKKSParameters(
+        poly_modulus_degree=16, coeff_modulus_bits=(40,), scale=2.0**20, special_prime=False, allow_insecure=True
+    )
+    context = CKKSContext(parameters)
+    assert context.max_level == 0 and context.data_primes == parameters.primes
+    assert context.key_ring.moduli == context.ring(0).moduli
+    with pytest.raises(ParameterError, match="special prime"):
+        CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(40,), scale=2.0**20, allow_insecure=True)
+    with pytest.raises(ParameterError):
+        CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(), special_prime=False, allow_insecure=True)
+    (prime,) = largest_ntt_primes(16, 40, 1)
+    with pytest.raises(ParameterError):
+        CKKSParameters(poly_modulus_degree=16, coeff_modulus=(prime,), allow_insecure=True)
+    alone = CKKSParameters(poly_modulus_degree=16, coeff_modulus=(prime,), scale=2.0**20, special_prime=False,
+                           allow_insecure=True)
+    assert alone.data_primes == (prime,)
+
+
+@pytest.mark.parametrize("flag", [0, 1, None, "False", np.bool_(False)])
+def test_special_prime_must_be_a_bool(flag: object) -> None:
+    with pytest.raises(ParameterError, match="special_prime"):
+        CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(40, 30), special_prime=flag, allow_insecure=True)  # type: ignore[arg-type]
+
+
+def test_the_scale_must_fit_in_all_the_primes_when_all_hold_data() -> None:
+    assert _no_special((30,), scale=2.0**29).scale == 2.0**29
+    with pytest.raises(ParameterError):
+        _no_special((30,), scale=2.0**30)
+    assert _no_special((30, 30), scale=2.0**40).scale == 2.0**40
+    with pytest.raises(ParameterError):  # with a special prime, only 30 bits hold data
+        CKKSContext(CKKSParameters(poly_modulus_degree=16, coeff_modulus_bits=(30, 30), scale=2.0**40,
+                                   allow_insecure=True))
+
+
+def test_security_counts_every_prime_without_a_special_prime() -> None:
+    secure = CKKSContext(
+        CKKSParameters(poly_modulus_degree=4096, coeff_modulus_bits=(54, 55), scale=2.0**40, special_prime=False)
+    )
+    assert secure.is_secure and secure.total_bits == 109 == HE_STANDARD_128_MAX_BITS[4096]
+    assert secure.max_level == 1 and "secure (128-bit classical)" in secure.describe()
+    with pytest.raises(SecurityError):
+        CKKSContext(
+            CKKSParameters(poly_modulus_degree=4096, coeff_modulus_bits=(55, 55), scale=2.0**40, special_prime=False)
+        )
+    with pytest.raises(SecurityError):
+        CKKSParameters(
+            poly_modulus_degree=4096, coeff_modulus_bits=(55, 55), scale=2.0**40, special_prime=False
+        ).check_security()

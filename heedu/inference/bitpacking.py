@@ -54,11 +54,13 @@ def unpack_bits(data: bytes | memoryview, width: int, count: int) -> np.ndarray:
 
     Raises
     ------
+    ValueError
+        ``width`` outside [1, 64] or a negative ``count`` (the caller's mistake, not the data's).
     SerializationError
         ``data`` is not exactly :func:`packed_size` bytes, or its padding bits are not zero.
     """
-    if not 1 <= width <= 64:
-        raise ValueError(f"width must be in [1, 64], got {width}")
+    if not 1 <= width <= 64 or count < 0:
+        raise ValueError(f"width must be in [1, 64] and count >= 0, got {width} and {count}")
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw.size != packed_size(count, width):
         raise SerializationError(f"expected {packed_size(count, width)} bytes of packed values, got {raw.size}")
