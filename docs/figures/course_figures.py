@@ -11,7 +11,9 @@ OUT_DIR defaults to ``docs/figures/out/`` (not committed). One PNG per chapter:
 - ``course-slots.png``: the slots ζ^(3^j) on the unit circle, and encoding error against the scale;
 - ``course-noise.png``: the noise of fresh encryptions, measured with the secret key;
 - ``course-multiply.png``: noise, scale and headroom through multiply, relinearize, rescale;
-- ``course-rotation.png``: a rotation as a permutation of the slots and of the NTT values.
+- ``course-rotation.png``: a rotation as a permutation of the slots and of the NTT values;
+- ``course-coefficients.png``: where the features, weights and scores sit in the coefficients of a
+  query, a weight polynomial and an answer (chapter 11).
 
 All randomness is seeded and the PNGs are saved without timestamps, so the same versions of the
 libraries give the same bytes. Drawing everything takes a few seconds.
@@ -29,6 +31,7 @@ from drawing import command_line, draw, save
 
 ROOT = Path(__file__).resolve().parents[2]
 BLUE, ORANGE, GREEN, RED, GREY = "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8C8C8C"
+LIGHT_GREY = "#E6E6E6"
 
 
 def _heedu():
@@ -369,6 +372,137 @@ def figure_rotation(plt, path: Path) -> Path:
     return save(plt, fig, path)
 
 
+# ------------------------------------------------------------------------------------------ chapter 11
+
+
+def coefficient_kinds(layout, inputs: int) -> tuple[list, list, list]:
+    """What each coefficient holds in a query, a weight polynomial and an answer of ``layout`` (one chunk, block 0).
+
+    Returns three lists of ``N`` entries: ``("x", b, i)`` or ``None`` for the query, ``("w", j, i, sign)`` or
+    ``None`` for the weights, and ``("score", b, j)``, ``"partial"`` or ``None`` for the answer. The answer's
+    kinds come from an exact integer product of random polynomials laid out by ``layout`` itself, checked
+    against its score positions, so the picture cannot drift from the code.
+    """
+    n, t, nw = layout.poly_modulus_degree, layout.block_size, layout.features_per_chunk
+    query: list = [None] * n
+    for b in range(inputs):
+        for i in range(nw):
+            query[b * t + i] = ("x", b, i)
+    weights: list = [None] * n
+    for j in range(layout.outputs_per_block):
+        for i in range(nw):
+            exponent = j * nw - i
+            weights[exponent % n] = ("w", j, i, -1 if exponent < 0 else 1)
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 9, (inputs, layout.n_features)).astype(float)
+    w = rng.integers(1, 9, (layout.n_outputs, layout.n_features)).astype(float)
+    x_poly = layout.query_values(x)[0, 0].astype(np.int64)
+    w_poly = layout.weight_values(w)[0, 0].astype(np.int64)
+    product = np.zeros(n, dtype=np.int64)
+    for i in np.flatnonzero(x_poly):  # schoolbook negacyclic product
+        shifted = np.roll(w_poly, i)
+        shifted[:i] *= -1
+        product += x_poly[i] * shifted
+    positions = layout.score_positions(inputs, 0, 0)
+    chunk = slice(0, nw)
+    assert np.array_equal(product[positions], x[:, chunk] @ w[: positions.shape[1], chunk].T)
+    answer: list = [None if value == 0 else "partial" for value in product]
+    for b, row in enumerate(positions):
+        for j, position in enumerate(row):
+            answer[position] = ("score", b, j)
+    return query, weights, answer
+
+
+def _box(start: float, width: float, face: str, edge: str = "black"):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((start, 0), width, 1, facecolor=face, edgecolor=edge, lw=0.4)
+
+
+def _cells(ax, kinds: list, colour, label, title: str) -> None:
+    """One row of ``len(kinds)`` coefficient cells, coloured and labelled by what each holds."""
+    n = len(kinds)
+    for k, kind in enumerate(kinds):
+        face = colour(kind)
+        ax.add_patch(_box(k, 1, face))
+        if label(kind):
+            dark = face not in ("white", LIGHT_GREY)
+            ax.text(k + 0.5, 0.5, label(kind), ha="center", va="center", fontsize=6.5,
+                    color="white" if dark else "black")
+    ax.set_xlim(0, n)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xticks(np.arange(0, n, 4) + 0.5, [str(k) for k in range(0, n, 4)], fontsize=7)
+    ax.tick_params(length=0)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=9.5, loc="left")
+
+
+def figure_coefficients(plt, path: Path) -> Path:
+    _heedu()
+    from heedu.inference import CoefficientLayout, plan_layout
+
+    inputs = 2
+    toy = CoefficientLayout(n_outputs=3, n_features=4, poly_modulus_degree=32, outputs_per_block=3,
+                            features_per_chunk=4, inputs_per_ciphertext=inputs)
+    n, nw = toy.poly_modulus_degree, toy.features_per_chunk
+    query, weights, answer = coefficient_kinds(toy, inputs)
+    input_colours, row_colours = [BLUE, "#8FB3E0"], [GREEN, ORANGE, "#8172B2"]
+
+    fig = plt.figure(figsize=(13, 7.2))
+    grid = fig.add_gridspec(4, 1, height_ratios=[1, 1, 1, 1.35], hspace=1.15, left=0.02, right=0.99, top=0.93,
+                            bottom=0.05)
+    axes = [fig.add_subplot(grid[k]) for k in range(4)]
+    _cells(
+        axes[0], query,
+        lambda kind: "white" if kind is None else input_colours[kind[1]],
+        lambda kind: "" if kind is None else f"$x_{kind[1]}[{kind[2]}]$",
+        f"query $\\hat x$: input b's features at $X^{{bT+i}}$ (N = {n}, $m_w$ = {toy.outputs_per_block}, "
+        f"$n_w$ = {nw}, T = {toy.block_size}, B = {inputs})",
+    )
+    _cells(
+        axes[1], weights,
+        lambda kind: "white" if kind is None else row_colours[kind[1]],
+        lambda kind: "" if kind is None else ("−" if kind[3] < 0 else "") + f"$w_{{{kind[1]}{kind[2]}}}$",
+        "weights $\\hat w$: row j at $X^{j n_w - i}$; row 0 wraps, since $X^{-i} = -X^{N-i}$",
+    )
+    _cells(
+        axes[2], answer,
+        lambda kind: "white" if kind is None else LIGHT_GREY if kind == "partial" else RED,
+        lambda kind: f"$s_{{{kind[2]}}}(x_{{{kind[1]}}})$" if isinstance(kind, tuple) else "",
+        "answer $\\hat x \\hat w$: score j of input b at $X^{bT + j n_w}$ (red); "
+        "every grey coefficient is a partial sum of W, never sent",
+    )
+    axes[2].annotate(
+        "wrapped terms of input 0\n(row 0, i < i′) land here", xy=(n - nw + 2.5, 1.0), xytext=(n - nw - 6, 1.55),
+        fontsize=7.5, ha="center", arrowprops={"arrowstyle": "->", "color": GREY}, annotation_clip=False,
+    )
+
+    mnist = plan_layout(n_outputs=10, n_features=784, poly_modulus_degree=4096, inputs=1, prime_count=2)
+    ax = axes[3]
+    n = mnist.poly_modulus_degree
+    positions = mnist.score_positions(1, 0, 0)[0]
+    ax.add_patch(_box(0, n, LIGHT_GREY, edge="none"))
+    for j, position in enumerate(positions):
+        ax.add_patch(_box(position, 24, RED, edge="none"))  # 24 coefficients wide, to be seen at this size
+        ax.text(position + 12, 1.15, f"$s_{{{j}}}$\n{position}", ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(0, n)
+    ax.set_ylim(0, 2.0)
+    ax.set_yticks([])
+    ax.set_xticks(np.arange(0, n + 1, 512))
+    ax.tick_params(labelsize=7)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        f"one MNIST image at N = {n}: $m_w$ = {mnist.outputs_per_block}, $n_w$ = {mnist.features_per_chunk}, "
+        f"C = {mnist.feature_chunks} products summed into one answer.\nIts {len(positions)} scores sit "
+        f"{mnist.features_per_chunk} coefficients apart (red, widened to be seen); only they leave the server "
+        f"with $c_1$, the other {n - len(positions)} coefficients of $c_0$ stay",
+        fontsize=9.5, loc="left",
+    )
+    return save(plt, fig, path)
+
 # ------------------------------------------------------------------------------------------ driver
 
 
@@ -384,6 +518,7 @@ def make_course_figures(out_dir: Path) -> list[Path]:
             (figure_noise, "course-noise.png"),
             (figure_multiply, "course-multiply.png"),
             (figure_rotation, "course-rotation.png"),
+            (figure_coefficients, "course-coefficients.png"),
         ],
     )
 
