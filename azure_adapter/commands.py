@@ -7,8 +7,9 @@ when a command runs, so a missing Azure extra costs the other commands nothing.
 
 * ``heedu serve --model PKL``: the local stack (Azurite and the Azure ML inference server on
   127.0.0.1, both development and test infrastructure) serving the model with ``score.py``;
-* ``heedu demo-azure``: ``heedu demo``, then the same batch through that stack, checked against
-  the in-process scores.
+* ``heedu demo-azure``: ``heedu demo``, then the same batch through that stack (under the protocol
+  of the demo's ``--encoding``: ``heedu-coefficients-1`` by default, ``heedu-native-1`` for slots),
+  checked against the in-process scores.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def score_script() -> Path:
     return Path(__file__).resolve().parent / "score.py"
 
 
-def azure_scores(model: object, x: np.ndarray) -> np.ndarray:
-    """The same batch through the local Azure stack (Azurite + azmlinfsrv + score.py).
+def azure_scores(model: object, x: np.ndarray, encoding: str = "coefficients") -> np.ndarray:
+    """The same batch through the local Azure stack (Azurite + azmlinfsrv + score.py), under ``encoding``'s protocol.
 
     Raises
     ------
@@ -40,7 +41,7 @@ def azure_scores(model: object, x: np.ndarray) -> np.ndarray:
     try:
         import joblib
 
-        from .client import NativeServiceClient
+        from .client import CoefficientServiceClient, NativeServiceClient
         from .local_stack import LocalStack, LocalStackError, missing_requirements
     except ImportError as error:
         raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
@@ -56,9 +57,10 @@ def azure_scores(model: object, x: np.ndarray) -> np.ndarray:
         try:
             with LocalStack(entry_script=entry, model_dir=model_root) as stack:
                 print(f"  scoring URI: {stack.scoring_uri}")
+                client_type = NativeServiceClient if encoding == "slots" else CoefficientServiceClient
                 client = step(
-                    "plan from the service, keys uploaded to Azurite",
-                    lambda: NativeServiceClient(stack.scoring_uri, stack.connection_string),
+                    f"{client_type.protocol} plan from the service, keys uploaded to Azurite",
+                    lambda: client_type(stack.scoring_uri, stack.connection_string),
                 )
                 return step("encrypted batch scored by the service", lambda: client.scores(x))
         except LocalStackError as error:
@@ -66,10 +68,10 @@ def azure_scores(model: object, x: np.ndarray) -> np.ndarray:
             raise CLIError(f"the local stack did not start: {first}") from None
 
 
-def _through_the_stack(model: object, x: np.ndarray, scores: np.ndarray) -> bool:
+def _through_the_stack(model: object, x: np.ndarray, scores: np.ndarray, encoding: str = "coefficients") -> bool:
     """The demo's extra step: True (fail) if the service's argmax differs from the in-process one."""
     print("\n3b. the same batch through the local Azure stack")
-    azure = azure_scores(model, x)
+    azure = azure_scores(model, x, encoding)
     print(f"  max |azure - in-process| = {np.max(np.abs(azure - scores)):.2e}")
     if not np.array_equal(np.argmax(azure, axis=1), np.argmax(scores, axis=1)):
         print("  MISMATCH: the service's argmax differs from the in-process one")
@@ -78,7 +80,8 @@ def _through_the_stack(model: object, x: np.ndarray, scores: np.ndarray) -> bool
 
 
 def cmd_demo_azure(args: argparse.Namespace) -> int:
-    return run_demo(args, extra_step=_through_the_stack)
+    encoding = getattr(args, "encoding", "coefficients")
+    return run_demo(args, extra_step=lambda model, x, scores: _through_the_stack(model, x, scores, encoding))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

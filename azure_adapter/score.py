@@ -9,8 +9,14 @@ worker, then :func:`run` with the body of every ``POST /score``.
 * ``seal``: the original ``encrypted.inference.eiserver.EIServer``. heedu checks every
   ciphertext and key blob first, because the original aborts the whole worker on malformed input.
 
-heedu's native packed protocol is recognized from the request body
-(``"protocol": "heedu-native-1"``) whatever the backend.
+heedu's own two protocols are recognized from the request body (its ``"protocol"`` field),
+whatever the backend; init() builds both servers from the model:
+
+* ``heedu-coefficients-1``: the default, coefficient encoding
+  (:class:`heedu.inference.EncryptedLinearModel`); the only key the service needs is the
+  client's public key bundle, of a fixed size (``plan.key_bytes``, about 56 kB at N = 4096);
+* ``heedu-native-1``: the slot protocol (:class:`heedu.inference.SlotLinearModel`; Galois keys,
+  about 6 MB), under the name it had before the coefficient protocol existed.
 
 **Requests** (JSON):
 
@@ -19,13 +25,20 @@ heedu's native packed protocol is recognized from the request body
 * secure: ``{"data": [...], "key_id": ..., "key_url": "<read-only SAS URL>"}``: no account key travels;
 * secure, service-side storage: ``{"data": [...], "key_id": "sha256-..."}``, resolved with the
   service's own ``HEEDU_KEY_STORE_CONNECTION_STRING`` and ``HEEDU_KEY_STORE_CONTAINER``;
-* native: ``{"protocol": "heedu-native-1", "query": "<base64>", "key_id": ..., "key_url": ...}``;
-  ``{"protocol": "heedu-native-1", "action": "plan"}`` returns the public plan a client needs.
+* coefficients: ``{"protocol": "heedu-coefficients-1", "query": "<base64>", "keys": "<base64>"}`` with
+  the key bundle inline, or ``"key_id"`` and ``"key_url"`` (or a content-addressed ``"key_id"`` alone,
+  for the service's key store) instead of ``"keys"``, fetched as for the requests above.
+  Answered ``{"protocol": "heedu-coefficients-1", "answer": "<base64>"}``;
+* slots: ``{"protocol": "heedu-native-1", "query": "<base64>", "key_id": ..., "key_url": ...}`` (keys by
+  reference only), answered the same way;
+* ``{"protocol": ..., "action": "plan"}`` returns ``{"protocol": ..., "plan": "<JSON>"}``, the public plan
+  a client of that protocol needs (the client decides, not the plan, whether its parameters are secure).
 
 Public keys are cached in a cache bounded by bytes and keyed by content hash. A
 content-addressed ``key_id`` (``sha256-...``) is checked against the downloaded bytes and
 served from the cache without any download. Any bad request gets HTTP 400 with a JSON error
 saying what was wrong, never a crashed worker. Unexpected failures get a 500 with no internals.
+Inline keys are the requester's own bytes: errors about them are specific.
 
 **Environment variables**
 
@@ -47,7 +60,13 @@ saying what was wrong, never a crashed worker. Unexpected failures get a 500 wit
 * hold a worker: one key download has a total deadline, no retries, no redirects;
 * grow a worker's memory beyond the limits: a download stops reading at
   :data:`~azure_adapter.keys.MAX_KEY_BYTES` + 1 whatever the server declares; a ciphertext inflates
-  to at most the size a top-level ciphertext of the protocol can have (both backends);
+  to at most the size a top-level ciphertext of the protocol can have (both backends); inline
+  ``keys`` longer than the base64 of the plan's fixed-size bundle are refused before decoding, and
+  a heedu query is bounded as the whole body is (:data:`MAX_REQUEST_BYTES`);
+* fetch keys for a query it would refuse: a heedu query's header (kind of message, protocol, plan)
+  is checked before any key download, as EI ciphertexts are;
+* compute on a query with keys it was not made with: every heedu query carries its client's key id,
+  and a bundle of another client is refused (the answer would decrypt to garbage);
 * learn about storage or the network from errors: every fetch or key-verification failure gets
   the same message (:data:`KEYS_UNAVAILABLE`), with no byte of fetched content; details go to the
   service log. Errors about the request's own fields stay specific;
@@ -76,8 +95,9 @@ from azure_adapter import keys as key_exchange
 from azure_adapter.storage_policy import StoragePolicy
 from heedu.errors import HeeduError
 from heedu.inference import EIServer as HeeduEIServer
-from heedu.inference import EncryptedLinearModel
+from heedu.inference import EncryptedLinearModel, coefficients, slots
 from heedu.inference.cache import ByteBoundedCache
+from heedu.inference.envelope import read_envelope
 from heedu.params import CKKSContext
 from heedu.seal.wire import (
     HEADER,
@@ -96,7 +116,17 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 MAX_CIPHERTEXTS = 64
 KEY_CACHE_BYTES = 96 * 1024 * 1024
 SEAL_KEY_CACHE_BYTES = 48 * 1024 * 1024  # re-serialized key blobs for the seal backend (9 MB each)
-NATIVE_PROTOCOL = "heedu-native-1"
+COEFFICIENT_PROTOCOL = "heedu-coefficients-1"
+NATIVE_PROTOCOL = "heedu-native-1"  # the slot protocol
+#: heedu's protocols by request name: the server's encoding, and the magic and version its queries carry.
+PROTOCOLS = {
+    COEFFICIENT_PROTOCOL: ("coefficients", coefficients.QUERY_MAGIC, coefficients.PROTOCOL_VERSION),
+    NATIVE_PROTOCOL: ("slots", slots.QUERY_MAGIC, slots.PROTOCOL_VERSION),
+}
+SPOKEN = (
+    f"{COEFFICIENT_PROTOCOL!r} (coefficient encoding, the default) and {NATIVE_PROTOCOL!r} (slot encoding), "
+    "or no 'protocol' field for the tutorial's EI requests"
+)
 BACKENDS = ("heedu", "seal")
 FETCH_SECONDS_ENV = "HEEDU_KEY_FETCH_SECONDS"
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,255}$")  # a blob name without '/', '?', '%' or dots-only
@@ -158,6 +188,7 @@ class _Service:
     ``heedu_ei`` is heedu's EIServer for the model: the backend itself, or with ``seal`` a twin whose
     parser checks keys and ciphertexts before the original sees them. ``seal_keys`` holds the key
     blobs re-serialized for the original (content id of the client's blob -> heedu's bytes).
+    ``protocols`` maps each name of :data:`PROTOCOLS` to its heedu server for the model.
     """
 
     def __init__(
@@ -165,12 +196,12 @@ class _Service:
         backend: str,
         ei_server: Any,
         heedu_ei: HeeduEIServer,
-        native: EncryptedLinearModel,
+        protocols: dict[str, Any],
         policy: StoragePolicy,
         fetch_seconds: float,
         key_store: tuple[str, str] | None,
     ) -> None:
-        self.backend, self.ei_server, self.heedu_ei, self.native = backend, ei_server, heedu_ei, native
+        self.backend, self.ei_server, self.heedu_ei, self.protocols = backend, ei_server, heedu_ei, protocols
         self.policy, self.fetch_seconds, self.key_store = policy, fetch_seconds, key_store
         self.cache = KeyCache()
         self.seal_keys = KeyCache(SEAL_KEY_CACHE_BYTES)
@@ -222,8 +253,8 @@ def init() -> None:
         ei_server: Any = SealEIServer(model.coef_, model.intercept_)
     else:
         ei_server = heedu_ei
-    native = EncryptedLinearModel.from_sklearn(model)
-    _service = _Service(backend, ei_server, heedu_ei, native, policy, fetch_seconds, key_store)
+    servers = {name: EncryptedLinearModel.from_sklearn(model, encoding=kind) for name, (kind, *_) in PROTOCOLS.items()}
+    _service = _Service(backend, ei_server, heedu_ei, servers, policy, fetch_seconds, key_store)
     logger.info("heedu scoring service ready (backend %s, %r, key fetch deadline %g s)", backend, policy, fetch_seconds)
 
 
@@ -503,29 +534,92 @@ def _ei_public_keys(blob: bytes, service: _Service) -> bytes:
     return canonical
 
 
-def _native_public_keys(blob: bytes, service: _Service) -> None:
-    """Check the native key bundle before the query is computed on; generic error as for EI keys."""
+def _shown(value: object) -> str:
+    """A request's value in an error message, cut short (a field may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _heedu_query(request: dict, protocol: str, server: Any) -> bytes:
+    """The decoded query, its header checked against the protocol and plan before any key is fetched."""
+    text = _string(request, "query", limit=MAX_REQUEST_BYTES)
     try:
-        service.native.load_keys(blob)  # cached by hash; predict() finds them there
+        query = base64.b64decode(text or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("'query' is not valid base64") from None
+    _, magic, version = PROTOCOLS[protocol]
+    try:
+        read_envelope(query, magic, version, server.plan.fingerprint, "query")
     except HeeduError as error:
-        raise _keys_unavailable(f"the key bundle is not valid native public keys: {error}") from None
+        raise RequestError(f"'query' is not a query of {protocol!r} for this model: {error}") from None
+    return query
+
+
+def _inline_keys(request: dict, protocol: str, server: Any) -> bytes:
+    """The key bundle given in the request itself: bounded by the plan's fixed size before it is decoded."""
+    if protocol != COEFFICIENT_PROTOCOL:
+        raise RequestError(
+            f"{protocol!r} takes its key bundle (megabytes of Galois keys) by 'key_id' and 'key_url' only; "
+            f"inline 'keys' are for {COEFFICIENT_PROTOCOL!r}"
+        )
+    if any(request.get(name) is not None for name in ("key_id", "key_url", "conn_str")):
+        raise RequestError("give the key bundle inline ('keys') or by reference ('key_id' and 'key_url'), not both")
+    text, size = request["keys"], server.plan.key_bytes
+    chars = 4 * -(-size // 3)
+    if not isinstance(text, str) or not text:
+        raise RequestError("'keys' must be a base64 string: the client's public_keys()")
+    if len(text) > chars:
+        raise RequestError(
+            f"'keys' is {len(text)} base64 characters; this model's key bundle is {size} bytes ({chars} characters): "
+            "send the client's public_keys(), nothing else"
+        )
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("'keys' is not valid base64") from None
+    try:
+        server.load_keys(blob)  # cached by hash; predict() finds them there
+    except HeeduError as error:
+        raise RequestError(f"'keys' is not a public key bundle for this model: {error}") from None
+    return blob
+
+
+def _fetched_keys(request: dict, protocol: str, server: Any, service: _Service) -> bytes:
+    """The key bundle from storage (or the cache), checked before the query is computed on; generic errors."""
+    blob = _fetch_keys(request, service)
+    try:
+        server.load_keys(blob)  # cached by hash; predict() finds them there
+    except HeeduError as error:
+        raise _keys_unavailable(f"the key blob is not a valid {protocol} key bundle: {error}") from None
+    return blob
+
+
+def _heedu_answer(request: dict, service: _Service) -> dict:
+    """A request of heedu's own protocols: the plan, or the answer to a query."""
+    protocol = request["protocol"]
+    server = service.protocols.get(protocol) if isinstance(protocol, str) else None
+    if server is None:
+        raise RequestError(f"unknown protocol {_shown(protocol)}; this service speaks {SPOKEN}")
+    action = request.get("action")
+    if action == "plan":
+        return {"protocol": protocol, "plan": server.plan.to_json()}
+    if action is not None:
+        raise RequestError(f"unknown action {_shown(action)}; the one action is 'plan' (omit it to send a 'query')")
+    query = _heedu_query(request, protocol, server)  # before the download: a bad query costs no fetch
+    if request.get("keys") is not None:
+        keys = _inline_keys(request, protocol, server)
+    elif request.get("key_id") is None:
+        inline = "inline as 'keys' (base64 of public_keys()), or " if protocol == COEFFICIENT_PROTOCOL else ""
+        raise RequestError(f"the request lacks the client's key bundle: give it {inline}by 'key_id' and 'key_url'")
+    else:
+        keys = _fetched_keys(request, protocol, server, service)
+    answer = server.predict(query, keys)
+    return {"protocol": protocol, "answer": base64.b64encode(answer).decode("ascii")}
 
 
 def _answer(request: dict, service: _Service) -> object:
     if request.get("protocol") is not None:
-        if request.get("protocol") != NATIVE_PROTOCOL:
-            raise RequestError(f"unknown protocol {request.get('protocol')!r}; this service speaks {NATIVE_PROTOCOL!r}")
-        if request.get("action") == "plan":
-            return {"protocol": NATIVE_PROTOCOL, "plan": service.native.plan.to_json()}
-        text = _string(request, "query", limit=MAX_REQUEST_BYTES)
-        try:
-            query = base64.b64decode(text or "", validate=True)
-        except (binascii.Error, ValueError):
-            raise RequestError("'query' is not valid base64") from None
-        keys = _fetch_keys(request, service)
-        _native_public_keys(keys, service)
-        answer = service.native.predict(query, keys)
-        return {"protocol": NATIVE_PROTOCOL, "answer": base64.b64encode(answer).decode("ascii")}
+        return _heedu_answer(request, service)
     texts = _ciphertexts(request)
     parsed = _check_ei_ciphertexts(texts, service)  # before the download: a bad request costs no fetch
     keys = _ei_public_keys(_fetch_keys(request, service), service)
@@ -536,7 +630,7 @@ def _answer(request: dict, service: _Service) -> object:
 
 
 def run(raw_data: object) -> object:
-    """Answer one scoring request: the result list (EI), the native answer, or a JSON error with HTTP 400."""
+    """Answer one scoring request: the result list (EI), a heedu plan or answer, or a JSON error with HTTP 400."""
     from azureml_inference_server_http.api.aml_response import AMLResponse
 
     if _service is None:

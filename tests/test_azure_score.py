@@ -1,4 +1,9 @@
-"""The scoring script on the real local stack: Azurite and the Azure ML inference server on 127.0.0.1."""
+"""The scoring script on the real local stack: Azurite and the Azure ML inference server on 127.0.0.1.
+
+The tutorial's EI protocol on both backends, and heedu's two protocols recognized from the body:
+``heedu-coefficients-1`` (the default; keys through Blob Storage or inline) and ``heedu-native-1``
+(the slot protocol; keys through Blob Storage).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,15 @@ from azure.storage.blob import BlobServiceClient  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from azure_adapter.client import EIServiceClient, NativeServiceClient, post_json  # noqa: E402
-from tests.azure_stack import rss_bytes  # noqa: E402
+from azure_adapter.client import (  # noqa: E402
+    CoefficientServiceClient,
+    EIServiceClient,
+    NativeServiceClient,
+    ServiceError,
+    post_json,
+)
+from heedu.inference import read_plan  # noqa: E402
+from tests.azure_stack import post_raw, rss_bytes  # noqa: E402
 
 SCORE_PY = Path(__file__).resolve().parent.parent / "azure_adapter" / "score.py"
 CONTAINER = "heedu-keys"
@@ -86,6 +98,7 @@ def test_heedu_client_against_the_seal_backend_with_sas(seal_service, azurite, m
 def test_native_protocol_with_sas_and_no_account_key_on_the_wire(heedu_service, azurite, model_dir) -> None:
     _, model, x = model_dir
     client = NativeServiceClient(heedu_service.scoring_uri, azurite.connection_string, CONTAINER)
+    assert client.plan.encoding == "slots"
     scores = client.scores(x[:7])
     np.testing.assert_allclose(scores, model.decision_function(x[:7]), atol=1e-4)
     account_key = BlobServiceClient.from_connection_string(azurite.connection_string).credential.account_key
@@ -95,6 +108,49 @@ def test_native_protocol_with_sas_and_no_account_key_on_the_wire(heedu_service, 
     assert account_key not in body and "AccountKey" not in body
 
 
+def test_each_protocol_name_serves_its_plan(heedu_service) -> None:
+    for protocol, encoding in (("heedu-coefficients-1", "coefficients"), ("heedu-native-1", "slots")):
+        answer = post_json(heedu_service.scoring_uri, {"protocol": protocol, "action": "plan"})
+        assert answer["protocol"] == protocol and read_plan(answer["plan"]).encoding == encoding
+
+
+@pytest.mark.parametrize("inline_keys", [False, True], ids=["keys through blob storage", "inline keys"])
+def test_coefficient_protocol(heedu_service, azurite, model_dir, inline_keys: bool) -> None:
+    _, model, x = model_dir
+    client = CoefficientServiceClient(
+        heedu_service.scoring_uri, azurite.connection_string, CONTAINER, inline_keys=inline_keys
+    )
+    assert client.plan.encoding == "coefficients"
+    np.testing.assert_allclose(client.scores(x[:7]), model.decision_function(x[:7]), atol=1e-4)
+    np.testing.assert_allclose(client.scores(x[7]), model.decision_function(x[7:8])[0], atol=1e-4)
+    body = json.dumps(client.request(x[0]))
+    account_key = BlobServiceClient.from_connection_string(azurite.connection_string).credential.account_key
+    assert account_key not in body and "AccountKey" not in body
+    if inline_keys:
+        assert client.key_url is None and len(body) < 4 * client.plan.query_bytes(1) + 4 * client.plan.key_bytes
+    else:
+        assert client.key_url is not None and '"keys"' not in body
+
+
+def test_another_clients_keys_are_refused_and_the_worker_lives(heedu_service, azurite, model_dir) -> None:
+    """A query sent with another client's key bundle (inline or by reference) gets a 400 that says so."""
+    _, model, x = model_dir
+    (worker,) = heedu_service.worker_pids()
+    mine = CoefficientServiceClient(heedu_service.scoring_uri, inline_keys=True)
+    theirs = CoefficientServiceClient(heedu_service.scoring_uri, azurite.connection_string, CONTAINER)
+    mine_body = mine.request(x[0])
+    inline = {**mine_body, "keys": base64.b64encode(theirs.client.public_keys()).decode()}
+    by_reference = {key: mine_body[key] for key in ("protocol", "query")}
+    by_reference.update(key_id=theirs.key_id, key_url=theirs.key_url)
+    for body in (inline, by_reference):
+        status, answer = post_raw(heedu_service.scoring_uri, json.dumps(body).encode())
+        assert status == 400 and "another client" in answer["error"], answer
+    with pytest.raises(ServiceError, match="HTTP 400"):
+        mine.decrypt(post_json(heedu_service.scoring_uri, inline, retries=0))
+    assert heedu_service.worker_pids() == [worker]
+    np.testing.assert_allclose(mine.scores(x[0]), model.decision_function(x[:1])[0], atol=1e-4)
+
+
 # Malformed and hostile requests: tests/test_service_hostile.py runs them all on both backends.
 
 
@@ -102,16 +158,23 @@ def test_native_protocol_with_sas_and_no_account_key_on_the_wire(heedu_service, 
 
 
 def test_four_concurrent_clients(heedu_service, azurite, model_dir) -> None:
+    """Two clients of each heedu protocol at once (keys through storage, and one coefficient client inline)."""
     from azure_adapter.score import KEY_CACHE_BYTES
 
     _, model, x = model_dir
     (worker,) = heedu_service.worker_pids()
     rss_before = rss_bytes(worker)
-    clients = [NativeServiceClient(heedu_service.scoring_uri, azurite.connection_string, CONTAINER) for _ in range(4)]
+    uri, conn_str = heedu_service.scoring_uri, azurite.connection_string
+    clients = [
+        NativeServiceClient(uri, conn_str, CONTAINER),
+        NativeServiceClient(uri, conn_str, CONTAINER),
+        CoefficientServiceClient(uri, conn_str, CONTAINER),
+        CoefficientServiceClient(uri, inline_keys=True),
+    ]
     expected = np.argmax(model.decision_function(x[:10]), axis=1)
     failures: list[str] = []
 
-    def work(client: NativeServiceClient) -> None:
+    def work(client: NativeServiceClient | CoefficientServiceClient) -> None:
         for i in range(10):
             try:
                 if int(client.predict(x[i])[0]) != expected[i]:
@@ -125,7 +188,8 @@ def test_four_concurrent_clients(heedu_service, azurite, model_dir) -> None:
     for thread in threads:
         thread.join(timeout=600)
     assert not failures, failures[:5]
-    # Four clients add four key bundles (about 6 MB each) to a cache capped at KEY_CACHE_BYTES; the
-    # worker's growth must stay within that cap plus working memory for the computation itself.
+    # Four clients add key bundles (about 6 MB for the slot protocol, 56 kB for the coefficient one) to
+    # caches capped at KEY_CACHE_BYTES; the worker's growth must stay within that cap plus working
+    # memory for the computation itself.
     growth = rss_bytes(worker) - rss_before
     assert growth < KEY_CACHE_BYTES + 256 * 1024 * 1024, f"worker grew by {growth / 1e6:.0f} MB"

@@ -3,8 +3,11 @@
 Every request an attacker could send (the audit's items and the ordinary malformed kinds) must get
 a 4xx JSON error, leave the worker process alive (same PID) and not slow or grow it beyond its
 bounds; valid requests, alone or mixed with hostile ones from eight concurrent clients, must still
-be answered correctly. The ``seal`` backend is the original ``encrypted-inference`` EIServer, which
-aborts its whole worker on any C++ exception: there a missed check shows up as a changed PID.
+be answered correctly. That holds for the three protocols the service recognizes from the body:
+the tutorial's EI requests, heedu's coefficient protocol (``heedu-coefficients-1``, keys inline or
+by reference) and its slot protocol (``heedu-native-1``). The ``seal`` backend is the original
+``encrypted-inference`` EIServer, which aborts its whole worker on any C++ exception: there a
+missed check shows up as a changed PID.
 
 The model is a binary classifier on 64 pixel features (one class score), which keeps the original
 package's answers to about a second each. The service trusts, besides Azurite, one hostile storage
@@ -39,11 +42,11 @@ from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_b
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from azure_adapter.client import NativeServiceClient, ServiceError, post_json  # noqa: E402
+from azure_adapter.client import CoefficientServiceClient, NativeServiceClient, ServiceError, post_json  # noqa: E402
 from azure_adapter.keys import MAX_KEY_BYTES, content_key_id, read_only_sas_url, upload_public_keys  # noqa: E402
 from azure_adapter.local_stack import AzuriteServer, InferenceServer, free_port  # noqa: E402
 from azure_adapter.score import KEYS_UNAVAILABLE, largest_input_scale  # noqa: E402
-from heedu.inference import EILinearRegressionClient  # noqa: E402
+from heedu.inference import EILinearRegressionClient, EncryptedLinearModel, InferenceClient, LinearModel  # noqa: E402
 from heedu.inference.ei import ROTATION_LADDER, ei_context  # noqa: E402
 from heedu.seal import wire  # noqa: E402
 from tests.azure_stack import HostileStorage, PeakRss, post_raw  # noqa: E402
@@ -162,6 +165,11 @@ def _assert_valid_requests_answered(service: Service, ei: EIIdentity, azurite: A
     np.testing.assert_allclose(scores, model.scores(row), atol=1e-4)
     native = NativeServiceClient(service.uri, azurite.connection_string, CONTAINER)
     np.testing.assert_allclose(np.ravel(native.scores(model.x[1:4])), model.scores(model.x[1:4]), atol=1e-4)
+    for coefficient in (
+        CoefficientServiceClient(service.uri, azurite.connection_string, CONTAINER),
+        CoefficientServiceClient(service.uri, inline_keys=True),
+    ):
+        np.testing.assert_allclose(coefficient.scores(model.x[1:4]), model.scores(model.x[1:4]), atol=1e-4)
 
 
 # ------------------------------------------------------------------------------------ hostile inputs
@@ -322,6 +330,20 @@ def _cases(
         "key_id": native.key_id,
         "key_url": native.key_url,
     }
+    native_keys = native.client.public_keys()
+    # The coefficient protocol: a client whose keys are in Azurite; its query, with them by reference or inline.
+    coefficient = CoefficientServiceClient(service.uri, azurite.connection_string, CONTAINER)
+    by_reference = coefficient.request(model.x[0])
+    coefficient_query, bundle = by_reference["query"], coefficient.client.public_keys()
+    inline = {"protocol": "heedu-coefficients-1", "query": coefficient_query, "keys": _b64(bundle)}
+    coefficient_answer = post_json(service.uri, inline, retries=0)["answer"]
+    other_client = InferenceClient(coefficient.plan)
+    other_model = InferenceClient(EncryptedLinearModel(LinearModel(np.ones((1, 64)), np.zeros(1))).plan)
+    raw_query = base64.b64decode(coefficient_query)
+
+    def keys_by(key_id: str, key_url: str) -> bytes:
+        return _json(protocol="heedu-coefficients-1", query=coefficient_query, key_id=key_id, key_url=key_url)
+
     key = account_key
     deadline = {"seconds": DEADLINE + 3.0, "at_least": DEADLINE * 0.9}  # waited for the deadline, then gave up
 
@@ -344,7 +366,55 @@ def _cases(
         Case("key_id with a path", _json(**{**good, "key_id": "../other/blob"}), says="key_id"),
         Case("bad container", conn("x", container="../C"), says="container"),
         Case("unknown protocol", _json(protocol="heedu-native-9", query="AAAA", key_id="k"), says="protocol"),
+        Case("unknown protocol lists those spoken", _json(protocol="x" * 100_000), says="heedu-coefficients-1"),
+        Case("protocol not a string", _json(protocol=["heedu-coefficients-1"], query="AAAA"), says="protocol"),
+        Case("unknown action", _json(protocol="heedu-coefficients-1", action="keys"), says="action"),
         Case("native garbage query", _json(**{**native_good, "query": _b64(b"junk")}), says="query"),
+        # -------- the coefficient protocol's own fields (specific messages: inline keys are the requester's bytes)
+        Case("coefficients: query not a string", _json(**{**inline, "query": 7}), says="'query'"),
+        Case("coefficients: query not base64", _json(**{**inline, "query": "***"}), says="base64"),
+        Case("coefficients: garbage query", _json(**{**inline, "query": _b64(b"junk")}), says="query"),
+        Case("coefficients: truncated query", _json(**{**inline, "query": _b64(raw_query[:-100])}), says="bytes"),
+        Case("coefficients: header-only query", _json(**{**inline, "query": _b64(raw_query[:64])}), says="bytes"),
+        Case("coefficients: an answer as the query", _json(**{**inline, "query": coefficient_answer}), says="answer"),
+        Case(
+            "coefficients: a slot query",
+            _json(**{**inline, "query": native_query}),
+            says="got a query of the slot protocol",
+        ),
+        Case(
+            "slots: a coefficient query",
+            _json(**{**native_good, "query": coefficient_query}),
+            says="expected a query of the slot protocol",
+        ),
+        Case(
+            "coefficients: a query for another model",
+            _json(**{**inline, "query": _b64(other_model.encrypt(np.zeros(64)))}),
+            says="another model",
+        ),
+        Case("coefficients: no keys", _json(protocol="heedu-coefficients-1", query=coefficient_query), says="'keys'"),
+        Case("coefficients: keys not a string", _json(**{**inline, "keys": [1, 2]}), says="'keys'"),
+        Case("coefficients: keys not base64", _json(**{**inline, "keys": "*" * 100}), says="base64"),
+        Case("coefficients: oversized keys", _json(**{**inline, "keys": "A" * (8 << 20)}), says="base64 characters"),
+        Case("coefficients: slot keys inline", _json(**{**inline, "keys": _b64(native_keys)}), says="key bundle is"),
+        Case("coefficients: keys one byte too long", _json(**{**inline, "keys": _b64(bundle + b"\0")}), says="bytes"),
+        Case("coefficients: truncated keys", _json(**{**inline, "keys": _b64(bundle[:-100])}), says="bytes"),
+        Case("coefficients: 8 bytes of keys", _json(**{**inline, "keys": _b64(bundle[:8])}), says="key bundle"),
+        Case(
+            "coefficients: another client's keys",
+            _json(**{**inline, "keys": _b64(other_client.public_keys())}),
+            says="another client",
+        ),
+        Case(
+            "coefficients: keys inline and by reference",
+            _json(**{**inline, "key_id": coefficient.key_id, "key_url": coefficient.key_url}),
+            says="not both",
+        ),
+        Case(
+            "slots: inline keys",
+            _json(protocol="heedu-native-1", query=native_query, keys=_b64(native_keys)),
+            says="inline",
+        ),
         # -------- item 3: what the original EIServer would throw on, so abort on
         Case("ciphertext of size 3", with_text("size 3")),  # larger than any size-2 ciphertext: the cap refuses it
         Case("scale 2^100", with_text("scale 2^100"), says="scale"),
@@ -363,6 +433,8 @@ def _cases(
             _json(**{**native_good, "key_id": ei.key_id, "key_url": ei.key_url}),
             generic=True,
         ),
+        Case("coefficient keys that are EI keys", keys_by(ei.key_id, ei.key_url), generic=True),
+        Case("coefficient keys that are slot keys", keys_by(native.key_id, native.key_url), generic=True),
         # -------- fetch failures (one generic message)
         Case("unknown key id", fetch(sas(unknown, BlobSasPermissions(read=True), later), unknown), generic=True),
         Case(
@@ -436,6 +508,10 @@ def _cases(
             _json(**{**native_good, "key_id": unknown, "key_url": hostile.url("/flood/native")}),
             generic=True,
         ),
+        Case("coefficients with an untrusted key_url", keys_by(unknown, f"http://127.0.0.1:{b}/k?sig=x"), generic=True),
+        Case("coefficients from a flood", keys_by(unknown, hostile.url("/flood/coefficients")), generic=True),
+        Case("coefficients from storage that never answers", keys_by(unknown, hostile.url("/silent/c")), generic=True,
+             **deadline),
     ]
 
 
@@ -552,7 +628,9 @@ def test_eight_concurrent_clients_mixing_valid_and_hostile_requests(
     bystander: HostileStorage,
     model: Model,
 ) -> None:
-    """Eight threads, seven requests each, both protocols; every valid answer right, every other one 4xx.
+    """Eight threads, ten requests each, all three protocols; every valid answer right, every other one 4xx.
+
+    Coefficient clients send their keys inline (odd clients) or by reference (even ones).
 
     EI requests come from heedu's client and, for half the clients, from the original package's client
     when it is installed. They are encrypted (and later decrypted) here, outside the threads: the
@@ -560,6 +638,10 @@ def test_eight_concurrent_clients_mixing_valid_and_hostile_requests(
     """
     rows = model.x[:8]
     natives = [NativeServiceClient(service.uri, azurite.connection_string, CONTAINER) for _ in range(8)]
+    coefficients = [
+        CoefficientServiceClient(service.uri, azurite.connection_string, CONTAINER, inline_keys=i % 2 == 1)
+        for i in range(8)
+    ]
     untrusted = f"http://127.0.0.1:{bystander.port}/k?sig=x"
     senders = [original_ei if original_ei is not None and i >= 4 else ei for i in range(8)]
     ei_bodies = [sender.body(rows[i]) for i, sender in enumerate(senders)]
@@ -582,12 +664,13 @@ def test_eight_concurrent_clients_mixing_valid_and_hostile_requests(
     def ask_ei(i: int) -> None:
         answers[i] = post_json(service.uri, ei_bodies[i], retries=0)
 
-    def ask_native(native: NativeServiceClient, x: np.ndarray) -> None:
+    def ask_native(native: NativeServiceClient | CoefficientServiceClient, x: np.ndarray) -> None:
         np.testing.assert_allclose(np.ravel(native.scores(x)), model.scores(x), atol=1e-4)
 
     def client(i: int) -> None:
-        native = natives[i]
+        native, coefficient = natives[i], coefficients[i]
         garbage_query = {"protocol": "heedu-native-1", "query": _b64(b"junk")}
+        oversized_keys = {**coefficient.request(rows[i]), "keys": "A" * (1 << 20), "key_id": None, "key_url": None}
         steps: list[Callable[[], None]] = [
             lambda: ask_native(native, rows[i]),
             lambda: expect_4xx({**ei_bodies[i], "data": [_b64(bytes(64))]}, "garbage ciphertext"),
@@ -596,6 +679,9 @@ def test_eight_concurrent_clients_mixing_valid_and_hostile_requests(
             lambda: expect_4xx({**ei_bodies[i], "key_id": f"k{i}", "key_url": untrusted}, "untrusted key_url"),
             lambda: ask_native(native, rows[:3]),
             lambda: expect_4xx({"data": "not a list", "key_id": ei.key_id}, "data not a list"),
+            lambda: ask_native(coefficient, rows[i]),
+            lambda: expect_4xx(oversized_keys, "oversized inline keys"),
+            lambda: ask_native(coefficient, rows),
         ]
         for number, step in enumerate(steps):
             try:
