@@ -120,6 +120,8 @@ def test_params_prints_security_verdict() -> None:
         (("keygen", "--plan", "/nonexistent/plan.json", "--out", "/tmp/heedu-none"), "not a file"),
         (("predict", "--model", "/nonexistent.pkl", "--query", "q", "--keys", "k", "--out", "o"), "not a file"),
         (("demo", "--mnist", "/nonexistent"), "go together"),
+        (("demo", "--png", "/nonexistent/x.png"), "does not exist"),
+        (("demo", "--save-model", "/nonexistent/m.pkl"), "--save-model"),
         (("nosuchcommand",), "invalid choice"),
     ],
 )
@@ -153,3 +155,52 @@ def test_a_toy_plan_needs_the_users_own_allow_insecure(
     assert not keys.exists()  # nothing was generated
     accepted = heedu("keygen", "--plan", str(plan), "--out", str(keys), "--allow-insecure")
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+def test_mixed_up_files_are_named_for_what_they_are(
+    tmp_path: Path, small_model: tuple[Path, object, np.ndarray]
+) -> None:
+    model_path, _, x = small_model
+    np.save(tmp_path / "x.npy", x)
+    plan, keys = tmp_path / "plan.json", tmp_path / "keys"
+    query, answer = tmp_path / "query.bin", tmp_path / "answer.bin"
+    for step in (
+        ("plan", "--model", str(model_path), "--out", str(plan), "--input-bound", "4"),
+        ("keygen", "--plan", str(plan), "--out", str(keys)),
+        ("encrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"), "--input", str(tmp_path / "x.npy"),
+         "--out", str(query)),
+        ("predict", "--model", str(model_path), "--plan", str(plan), "--query", str(query),
+         "--keys", str(keys / "public.keys"), "--out", str(answer)),
+    ):
+        result = heedu(*step)
+        assert result.returncode == 0, f"{step[0]}: {result.stdout}{result.stderr}"
+    predict = ("predict", "--model", str(model_path), "--plan", str(plan), "--out", str(tmp_path / "a2.bin"))
+    assert_clean_failure(heedu(*predict, "--query", str(answer), "--keys", str(keys / "public.keys")),
+                         "is an answer (from heedu predict), not a query")
+    assert_clean_failure(heedu(*predict, "--query", str(query), "--keys", str(keys / "secret.key")),
+                         "is a secret key", f"the server needs {keys / 'public.keys'}")
+    decrypt = ("decrypt", "--plan", str(plan), "--out", str(tmp_path / "s.npy"))
+    assert_clean_failure(heedu(*decrypt, "--secret-key", str(keys / "secret.key"), "--answer", str(query)),
+                         "is a query", "not an answer")
+    assert_clean_failure(heedu(*decrypt, "--secret-key", str(keys / "public.keys"), "--answer", str(answer)),
+                         "is public keys (from heedu keygen), not a secret key")
+    assert_clean_failure(heedu("encrypt", "--plan", str(plan), "--secret-key", str(keys / "secret.key"),
+                               "--input", str(plan), "--out", str(tmp_path / "q2.bin")),
+                         "is JSON text", "not a NumPy array")
+    assert_clean_failure(heedu("keygen", "--plan", str(answer), "--out", str(tmp_path / "k2")), "not a plan")
+    for output in (plan, query):  # nothing is overwritten without --force
+        step = ("plan", "--model", str(model_path), "--out", str(output), "--input-bound", "4")
+        assert_clean_failure(heedu(*step), "exists; add --force")
+    assert_clean_failure(heedu("keygen", "--plan", str(plan), "--out", str(keys)), "--force")
+    done = heedu(*decrypt, "--secret-key", str(keys / "secret.key"), "--answer", str(answer))
+    assert done.returncode == 0 and "predicted class (index of the largest score): " in done.stdout
+
+
+def test_every_command_explains_itself_and_a_closed_pipe_is_quiet() -> None:
+    for name in ("params", "plan", "keygen", "encrypt", "predict", "decrypt"):
+        text = heedu(name, "--help").stdout
+        assert "example: heedu " + name in text and "--allow-insecure" in text
+    piped = subprocess.run(
+        f"{sys.executable} -m heedu params | head -1", shell=True, capture_output=True, text=True, timeout=60
+    )
+    assert piped.stdout.count("\n") == 1 and piped.stderr == ""

@@ -86,7 +86,7 @@ def test_progress_bar_goes_to_stderr(digits, capsys):
 
 def test_progress_bar_line():
     stream = io.StringIO()
-    bar = ProgressBar(10, label="test", min_interval=0.0)
+    bar = ProgressBar(10, label="test", min_interval=0.0, interactive=True)
     bar.update(4, stream)
     assert "[" in stream.getvalue() and "4/10 images" in stream.getvalue() and " 40.0%" in stream.getvalue()
     bar.update(100, stream)  # clamped
@@ -94,6 +94,13 @@ def test_progress_bar_line():
     text = stream.getvalue()
     assert text.startswith("\r") and text.endswith("\n") and "10/10 images" in text and "ETA 00:00" in text
     assert text.count("\n") == 1
+    quiet = io.StringIO()  # not a terminal: no redrawing, one final line
+    bar = ProgressBar(10, label="test", min_interval=0.0)
+    bar.update(4, quiet)
+    assert quiet.getvalue() == ""
+    bar.update(6, quiet)
+    bar.close(quiet)
+    assert quiet.getvalue().count("10/10 images") == 1 and quiet.getvalue().endswith("\n")
 
 
 @pytest.mark.parametrize("per, expected", [(3, 48), (51, 51), (5, 50), (100, 100), (1, 48)])

@@ -54,10 +54,49 @@ def read_bytes(path: str, what: str) -> bytes:
     return p.read_bytes()
 
 
-def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
+#: What a file holds, by its first bytes: heedu's messages and objects, NumPy arrays, JSON.
+KINDS = {
+    b"HECQ": "a query (from heedu encrypt)",
+    b"HEIQ": "a query (from heedu encrypt, slot protocol)",
+    b"HECA": "an answer (from heedu predict)",
+    b"HEIA": "an answer (from heedu predict, slot protocol)",
+    b"HECK": "public keys (from heedu keygen)",
+    b"HEIK": "public keys (from heedu keygen, slot protocol)",
+    b"\x93NUM": "a NumPy array (.npy)",
+}
+
+
+def file_kind(data: bytes) -> str:
+    """What ``data`` looks like, in words: a query, an answer, public keys, a secret key, an array, JSON."""
+    head = bytes(data[:4])
+    if head in KINDS:
+        return KINDS[head]
+    if head == b"HEDU":
+        return "a secret key (from heedu keygen)" if len(data) > 5 and data[5] == 7 else "a heedu object"
+    if data.lstrip()[:1] in (b"{", b"["):
+        return "JSON text (a plan, from heedu plan)"
+    return "not a heedu file"
+
+
+def expect_kind(path: str, data: bytes, flag: str, wanted: str, hint: str = "") -> None:
+    """Refuse a file that is not ``wanted`` (a phrase of :data:`KINDS`), naming what it is instead.
+
+    Raises
+    ------
+    CLIError
+        E.g. "a3.bin is an answer (from heedu predict), not a query".
+    """
+    kind = file_kind(data)
+    if wanted not in kind:
+        raise CLIError(f"{flag} {path} is {kind}, not {wanted}{hint}")
+
+
+def write_bytes(path: str, data: bytes, mode: int = 0o644, force: bool = False) -> None:
     p = Path(path)
     if p.parent and not p.parent.is_dir():
         raise CLIError(f"cannot write {path!r}: folder {str(p.parent)!r} does not exist")
+    if p.exists() and not force:
+        raise CLIError(f"{path} exists; add --force to overwrite it")
     with contextlib.suppress(FileNotFoundError):
         p.unlink()  # so that the mode below applies to a new file
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -87,6 +126,10 @@ def add_parameter_options(parser: argparse.ArgumentParser) -> None:
         "the parameters hold)",
     )
     add_insecure_option(group)
+
+
+def add_force_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument("--force", action="store_true", help="overwrite output files that exist")
 
 
 def add_insecure_option(parser: argparse._ActionsContainer) -> None:
@@ -134,6 +177,7 @@ def load_plan(path: str, allow_insecure: bool = False) -> object:
     from ..inference import read_plan
 
     data = read_bytes(path, "plan")
+    expect_kind(path, data, "--plan", "a plan")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -148,13 +192,30 @@ def load_plan(path: str, allow_insecure: bool = False) -> object:
         ) from None
 
 
-def load_secret_key(path: str, plan: object) -> object:
+def describe_parameters(parameters: object) -> str:
+    """"N = 4096, 2 primes (109 bits)": a parameter set as a user recognizes it."""
+    primes = parameters.primes  # type: ignore[attr-defined]
+    bits = sum(q.bit_length() for q in primes)
+    return f"N = {parameters.poly_modulus_degree}, {len(primes)} primes ({bits} bits)"  # type: ignore[attr-defined]
+
+
+def load_secret_key(path: str, plan: object, plan_path: str = "the plan") -> object:
+    from ..errors import ContextMismatchError
     from ..keys import SecretKey
     from ..params import CKKSContext
     from ..serialization import loads
 
     data = read_bytes(path, "secret key")
-    secret = loads(data, CKKSContext(plan.parameters), allow_secret_key=True)  # type: ignore[attr-defined]
+    public = "public.keys" if Path(path).name != "public.keys" else "the public keys"
+    expect_kind(path, data, "--secret-key", "a secret key",
+                f"; --secret-key takes the secret.key that heedu keygen wrote beside {public}")
+    try:
+        secret = loads(data, CKKSContext(plan.parameters), allow_secret_key=True)  # type: ignore[attr-defined]
+    except ContextMismatchError:
+        raise CLIError(
+            f"--secret-key {path} was made for other parameters than --plan {plan_path} "
+            f"({describe_parameters(plan.parameters)}): use the key heedu keygen made for this plan"  # type: ignore[attr-defined]
+        ) from None
     if not isinstance(secret, SecretKey):
         raise CLIError(f"{path!r} holds a {type(secret).__name__}, not a secret key")
     return secret
@@ -164,7 +225,7 @@ def load_client(plan_path: str, secret_path: str, allow_insecure: bool = False) 
     from ..inference import InferenceClient
 
     plan = load_plan(plan_path, allow_insecure)
-    return InferenceClient(plan, secret_key=load_secret_key(secret_path, plan))
+    return InferenceClient(plan, secret_key=load_secret_key(secret_path, plan, plan_path))
 
 
 def load_server(args: argparse.Namespace) -> object:

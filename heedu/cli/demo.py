@@ -100,6 +100,9 @@ def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> i
 
     if (args.mnist is None) != (args.model is None):
         raise CLIError("--mnist DIR and --model PKL go together")
+    for flag, path in (("--png", args.png), ("--save-model", args.save_model)):  # fail before the work, not after
+        if path and not Path(path).resolve().parent.is_dir():
+            raise CLIError(f"{flag} {path}: folder {str(Path(path).parent)!r} does not exist")
     started = time.perf_counter()
     print("heedu demo: a classifier that never sees its inputs in the clear\n")
     print("1. train (plaintext)")
@@ -113,6 +116,12 @@ def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> i
     else:
         model, x_all, y_all, images, shape = step("LogisticRegression on scikit-learn's digits", _digits_model)
         source = "scikit-learn's bundled 8x8 digits (X / 16), 75/25 stratified split, seed 0"
+    if args.save_model:
+        import joblib
+
+        joblib.dump(model, args.save_model)
+        print(f"  model saved to {args.save_model}: try the file protocol on it "
+              f"(heedu plan --model {args.save_model} --out plan.json)")
     classes = np.asarray(model.classes_)  # type: ignore[attr-defined]
     plain_all = model.decision_function(x_all)  # type: ignore[attr-defined]
     plain_accuracy = float(np.mean(classes[np.argmax(plain_all, axis=1)] == y_all))
@@ -220,12 +229,18 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-size", type=positive_int, metavar="N",
                    help="test images for the accuracy pass (default: all 450 digits, 200 MNIST images)")
     p.add_argument("--mnist", metavar="DIR", help="the tutorial's MNIST test files instead of the digits")
+    p.add_argument("--save-model", metavar="PKL", help="also write the trained model, for heedu plan/predict")
     p.add_argument("--model", metavar="PKL", help="the tutorial's model (with --mnist)")
     add_parameter_options(p)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``heedu demo``."""
-    p = sub.add_parser("demo", help="narrated encrypted inference on handwritten digits")
+    p = sub.add_parser(
+        "demo", help="narrated encrypted inference on handwritten digits",
+        description="Train a classifier on scikit-learn's digits (or load the tutorial's model and MNIST), "
+        "serve it under encryption and narrate every step with its time and size.",
+        epilog="example: heedu demo --encoding slots --png digits.png",
+    )
     add_demo_arguments(p)
     p.set_defaults(func=cmd_demo)

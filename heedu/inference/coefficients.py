@@ -229,6 +229,15 @@ class InferencePlan:
         return self.parameters.primes[0]
 
     @property
+    def score_limit(self) -> float:
+        r"""The largest :math:`|\text{score}|` an answer holds reliably: :math:`q_0 / (2 \cdot 2.2 \cdot \Delta')`.
+
+        Scores of inputs within the bound stay below it; a decrypted score beyond it has likely
+        wrapped around the modulus (inputs beyond the bound, or a wrong model).
+        """
+        return self.answer_prime / (2 * SCORE_ROOM * self.answer_scale)
+
+    @property
     def value_bits(self) -> int:
         """Bits of each value an answer carries (residues mod :math:`q_0` without their dropped bits)."""
         return self.rounded(self.answer_prime - 1).bit_length()

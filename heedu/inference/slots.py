@@ -188,6 +188,13 @@ class SlotPlan:
         return plan
 
     @property
+    def score_limit(self) -> float:
+        """The largest |score| an answer holds reliably (``SCORE_HEADROOM`` of what its modulus can hold)."""
+        primes = self.parameters.data_primes
+        answer_scale = self.parameters.scale**2 / primes[-1]
+        return primes[0] / (2 * answer_scale) * SCORE_HEADROOM
+
+    @property
     def key_bytes(self) -> int:
         """About how many bytes the client's key bundle takes (seeded public key and trimmed Galois keys)."""
         n, data_primes = self.parameters.poly_modulus_degree, len(self.parameters.primes) - 1

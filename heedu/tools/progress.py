@@ -1,11 +1,12 @@
 r"""A dependency-free, one-line progress bar for the tools and the ``heedu`` command.
 
-``label [#####.....] done/total  pct  rate  elapsed  ETA``, redrawn in place with ``\r``.
+``label [#####.....] done/total  pct  rate  elapsed  ETA``, redrawn in place with ``\r`` on a
+terminal. Elsewhere (a log file, a pipe, CI) only the final line is written, once.
 
 Examples
 --------
 >>> import io
->>> bar, out = ProgressBar(4, label="encrypted", unit="images", width=8), io.StringIO()
+>>> bar, out = ProgressBar(4, label="encrypted", unit="images", width=8, interactive=True), io.StringIO()
 >>> bar.update(4, out)
 >>> out.getvalue().split("]")[0].strip()
 'encrypted [########'
@@ -33,13 +34,17 @@ class ProgressBar:
 
     Dependency-free. Writes to ``stream`` (default: ``sys.stderr`` at the time of each write) at
     most every ``min_interval`` seconds, plus on the first and last update; :meth:`close` ends the line.
+    ``interactive`` (default: whether the stream is a terminal) decides whether the line is redrawn
+    while it runs; if not, :meth:`close` writes the final line alone.
     """
 
     def __init__(
-        self, total: int, label: str = "", unit: str = "images", width: int = 24, min_interval: float = 0.2
+        self, total: int, label: str = "", unit: str = "images", width: int = 24, min_interval: float = 0.2,
+        interactive: bool | None = None,
     ) -> None:
         self.total = max(0, total)
         self.label, self.unit, self.width, self.min_interval = label, unit, width, min_interval
+        self.interactive = interactive
         self.done = 0
         self.started = time.perf_counter()
         self._last_draw = -math.inf
@@ -65,11 +70,20 @@ class ProgressBar:
         self._last_length = len(text)
         self._last_draw = time.perf_counter()
 
+    def _redraws(self, stream: TextIO) -> bool:
+        if self.interactive is not None:
+            return self.interactive
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+
     def update(self, count: int = 1, stream: TextIO | None = None) -> None:
         self.done = min(self.total, self.done + count)
+        stream = stream or sys.stderr
+        if not self._redraws(stream):
+            return
         now = time.perf_counter()
         if self.done >= self.total or self._last_length == 0 or now - self._last_draw >= self.min_interval:
-            self._draw(stream or sys.stderr)
+            self._draw(stream)
 
     def close(self, stream: TextIO | None = None) -> None:
         stream = stream or sys.stderr
