@@ -9,7 +9,10 @@ when a command runs, so a missing Azure extra costs the other commands nothing.
   127.0.0.1, both development and test infrastructure) serving the model with ``score.py``;
 * ``heedu demo-azure``: ``heedu demo``, then the same batch through that stack (under the protocol
   of the demo's ``--encoding``: ``heedu-coefficients-1`` by default, ``heedu-native-1`` for slots),
-  checked against the in-process scores.
+  checked against the in-process scores;
+* ``heedu query --uri URI --input X.npy``: a client for a running service (``heedu serve``, or a
+  deployed endpoint): fetches the plan, makes keys, sends one encrypted batch, decrypts, prints the
+  predicted classes.
 """
 
 from __future__ import annotations
@@ -103,6 +106,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"liveness URI:      {stack.liveness_uri}")
             print(f"blob endpoint:     {stack.blob_endpoint}")
             print(f"connection string: {stack.connection_string}")
+            print("\nsend an encrypted query from another terminal (inputs saved with numpy.save):")
+            print(f"  heedu query --uri {stack.scoring_uri} --input x.npy")
+            print(f"  heedu query --uri {stack.scoring_uri} --input x.npy --encoding slots "
+                  f"--connection-string '{stack.connection_string}'")
             print("Ctrl-C stops both services.", flush=True)
             try:
                 while True:
@@ -112,11 +119,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from heedu.cli.common import expect_kind, read_bytes
+
+    try:
+        from .client import CoefficientServiceClient, NativeServiceClient
+    except ImportError as error:
+        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+    expect_kind(args.input, read_bytes(args.input, "input"), "--input", "a NumPy array (.npy)")
+    x = np.load(args.input, allow_pickle=False).astype(np.float64)
+    if args.encoding == "slots":
+        if not args.connection_string:
+            raise CLIError("--encoding slots sends its Galois keys through Blob Storage: add --connection-string")
+        client: object = NativeServiceClient(
+            args.uri, args.connection_string, api_key=args.api_key, allow_insecure=args.allow_insecure
+        )
+    else:
+        client = CoefficientServiceClient(
+            args.uri, args.connection_string, api_key=args.api_key, allow_insecure=args.allow_insecure,
+            inline_keys=not args.connection_string,
+        )
+    scores = step("encrypt, send, decrypt", lambda: client.scores(x))  # type: ignore[attr-defined]
+    if args.out:
+        with Path(args.out).open("wb") as stream:
+            np.save(stream, scores)
+        print(f"scores {np.shape(scores)} written to {args.out}")
+    rows = np.atleast_2d(scores)
+    predicted = (rows[:, 0] > 0).astype(int) if rows.shape[1] == 1 else np.argmax(rows, axis=1)
+    print("predicted class: " + " ".join(map(str, predicted)))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``serve`` and ``demo-azure`` (the ``heedu.commands`` entry point)."""
-    p = sub.add_parser("serve", help="serve a model on the local Azure stack (Ctrl-C stops)")
-    p.add_argument("--model", required=True, metavar="PKL")
+    """Register ``serve``, ``query`` and ``demo-azure`` (the ``heedu.commands`` entry point)."""
+    p = sub.add_parser(
+        "serve", help="serve a model on the local Azure stack (Ctrl-C stops)",
+        description="Start Azurite and the Azure ML inference server on 127.0.0.1 with the tutorial's "
+        "score.py serving the model, print how to reach them, and stop both on Ctrl-C.",
+        epilog="example: heedu serve --model model.pkl",
+    )
+    p.add_argument("--model", required=True, metavar="PKL", help="the fitted scikit-learn linear model")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "query", help="send an encrypted query to a running service and print the predicted classes",
+        description="Fetch the service's plan, make keys, encrypt the inputs, send them, decrypt the "
+        "answer. Coefficient encoding sends its 56 kB public key inline unless --connection-string "
+        "names storage for it; the slot protocol needs storage for its Galois keys.",
+        epilog="example: heedu query --uri http://127.0.0.1:5001/score --input x.npy",
+    )
+    p.add_argument("--uri", required=True, help="the scoring URI (printed by heedu serve)")
+    p.add_argument("--input", required=True, metavar="X.npy", help="inputs saved with numpy.save")
+    p.add_argument("--encoding", choices=("coefficients", "slots"), default="coefficients",
+                   help="the protocol (default: coefficients)")
+    p.add_argument("--connection-string", metavar="CS", help="Blob Storage for the public keys (the stack prints it)")
+    p.add_argument("--api-key", metavar="KEY", help="the endpoint's key, if it has one")
+    p.add_argument("--out", metavar="SCORES.npy", help="also write the decrypted scores")
+    p.add_argument("--allow-insecure", action="store_true",
+                   help="accept a plan below 128-bit security (never for real data)")
+    p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("demo-azure", help="heedu demo, then the same batch through the local Azure stack")
     add_demo_arguments(p)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -193,3 +195,20 @@ def test_four_concurrent_clients(heedu_service, azurite, model_dir) -> None:
     # memory for the computation itself.
     growth = rss_bytes(worker) - rss_before
     assert growth < KEY_CACHE_BYTES + 256 * 1024 * 1024, f"worker grew by {growth / 1e6:.0f} MB"
+
+
+def test_heedu_query_command_against_the_service(heedu_service, azurite, model_dir, tmp_path) -> None:
+    """``heedu query`` (the CLI client ``heedu serve`` points to), both protocols, on the real service."""
+    _, model, x = model_dir
+    np.save(tmp_path / "x.npy", x[:5])
+    expected = " ".join(map(str, np.argmax(model.decision_function(x[:5]), axis=1)))
+    uri = heedu_service.scoring_uri
+    base = [sys.executable, "-m", "heedu", "query", "--uri", uri, "--input", str(tmp_path / "x.npy")]
+    for extra in ([], ["--encoding", "slots", "--connection-string", azurite.connection_string]):
+        result = subprocess.run([*base, *extra, "--out", str(tmp_path / "s.npy")], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert f"predicted class: {expected}" in result.stdout
+        np.testing.assert_allclose(np.load(tmp_path / "s.npy"), model.decision_function(x[:5]), atol=1e-4)
+    refused = subprocess.run([*base, "--encoding", "slots"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "--connection-string" in refused.stderr

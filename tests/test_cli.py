@@ -204,3 +204,16 @@ def test_every_command_explains_itself_and_a_closed_pipe_is_quiet() -> None:
         f"{sys.executable} -m heedu params | head -1", shell=True, capture_output=True, text=True, timeout=60
     )
     assert piped.stdout.count("\n") == 1 and piped.stderr == ""
+
+
+def test_crosscheck_and_bench_take_their_options(tmp_path: Path) -> None:
+    help_text = heedu("crosscheck", "--help").stdout
+    assert "--model PKL" in help_text and "--no-package" in help_text and "example:" in help_text
+    assert_clean_failure(heedu("crosscheck", "--model", str(tmp_path / "none.pkl"), "--no-package"), "does not exist")
+    assert_clean_failure(heedu("bench", "--suite", str(tmp_path)), "lacks", "--suite")
+    assert_clean_failure(heedu("bench", "--data", str(tmp_path / "none")), "--data")
+    (tmp_path / "bench_echo.py").write_text("import os, sys\nprint('ran', sys.argv[1:], os.environ['HEEDU_DATA'])\n")
+    ran = heedu("bench", "--suite", str(tmp_path), "--only", "echo", "--quick", "--repeats", "2",
+                "--data", str(tmp_path), "--out", str(tmp_path))
+    assert ran.returncode == 0, ran.stderr
+    assert "'--repeats', '2', '--quick', '--markdown'" in ran.stdout and str(tmp_path) in ran.stdout
