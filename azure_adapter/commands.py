@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heedu.cli.common import CLIError, load_model, step
+from heedu.cli.common import CLIError, load_model, missing_extra, step
 from heedu.cli.demo import add_demo_arguments, run_demo
 
 
@@ -47,7 +47,7 @@ def azure_scores(model: object, x: np.ndarray, encoding: str = "coefficients") -
         from .client import CoefficientServiceClient, NativeServiceClient
         from .local_stack import LocalStack, LocalStackError, missing_requirements
     except ImportError as error:
-        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+        raise missing_extra("azure", error, "this command") from None
     missing = missing_requirements()
     if missing:
         raise CLIError("cannot start the local stack: " + "; ".join(missing))
@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from .local_stack import LocalStack, missing_requirements
     except ImportError as error:
-        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+        raise missing_extra("azure", error, "this command") from None
     model_path = Path(args.model)
     load_model(args.model)  # fail early, with a clear message, on a bad model file
     missing = missing_requirements()
@@ -125,7 +125,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     try:
         from .client import CoefficientServiceClient, NativeServiceClient
     except ImportError as error:
-        raise CLIError(f"the Azure packages are missing ({error}); pip install -e '.[azure]'") from None
+        raise missing_extra("azure", error, "this command") from None
     expect_kind(args.input, read_bytes(args.input, "input"), "--input", "a NumPy array (.npy)")
     x = np.load(args.input, allow_pickle=False).astype(np.float64)
     if args.encoding == "slots":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -217,3 +218,21 @@ def test_crosscheck_and_bench_take_their_options(tmp_path: Path) -> None:
                 "--data", str(tmp_path), "--out", str(tmp_path))
     assert ran.returncode == 0, ran.stderr
     assert "'--repeats', '2', '--quick', '--markdown'" in ran.stdout and str(tmp_path) in ran.stdout
+
+
+def test_version_and_missing_extras_say_what_to_install(tmp_path: Path) -> None:
+    import heedu as package
+
+    assert heedu("--version").stdout.strip() == f"heedu {package.__version__}"
+    # A Python where scikit-learn cannot be imported: the demo names the extra to install.
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\nclass Block:\n    def find_spec(self, name, *args):\n"
+        "        if name.split('.')[0] == 'sklearn':\n            raise ImportError('blocked', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "heedu", "demo", "--png", ""], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert_clean_failure(result, "pip install 'heedu[demo]'")

@@ -29,6 +29,11 @@ class CLIError(HeeduError):
     """A user error: printed as one line, exit status 1."""
 
 
+def missing_extra(extra: str, error: ImportError, what: str) -> CLIError:
+    """The error for a command whose optional dependencies are not installed: which extra to install."""
+    return CLIError(f"{what} needs the '{extra}' extra ({error.name or error}): pip install 'heedu[{extra}]'")
+
+
 def size_text(n_bytes: int) -> str:
     for unit, factor in (("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= factor:
@@ -164,7 +169,9 @@ def load_model(path: str) -> object:
         raise CLIError(f"model {path!r} is not a file")
     try:
         return load_tutorial_model(path)
-    except (ImportError, FileNotFoundError):
+    except ImportError as error:
+        raise missing_extra("demo", error, "loading a scikit-learn model") from None
+    except FileNotFoundError:
         raise
     except Exception as error:  # unpickling can fail in many ways; say which file and why
         if isinstance(error, HeeduError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import CLIError, add_parameter_options, load_model, parameters, positive_int, step
+from .common import CLIError, add_parameter_options, load_model, missing_extra, parameters, positive_int, step
 
 DEMO_SEED = 0
 #: A plugin's step after the first batch: (model, inputs, decrypted scores) -> True to fail the demo.
@@ -30,10 +30,13 @@ ExtraStep = Callable[[object, np.ndarray, np.ndarray], bool]
 
 def _digits_model() -> tuple[object, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
     """LogisticRegression on scikit-learn's bundled digits: (model, x_test, y_test, images, image shape)."""
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from threadpoolctl import threadpool_limits
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import train_test_split
+        from threadpoolctl import threadpool_limits
+    except ImportError as error:
+        raise missing_extra("demo", error, "heedu demo (it trains a scikit-learn model)") from None
 
     digits = load_digits()
     x = digits.data / 16.0
@@ -65,7 +68,7 @@ def _write_png(path: str, image: np.ndarray, shape: tuple[int, int], scores: np.
     try:
         import matplotlib
     except ImportError:
-        print("  matplotlib is not installed: skipping the PNG (pip install matplotlib)")
+        print("  matplotlib is not installed: skipping the PNG (pip install 'heedu[demo]')")
         return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
