@@ -236,3 +236,26 @@ def test_version_and_missing_extras_say_what_to_install(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(tmp_path)},
     )
     assert_clean_failure(result, "pip install 'heedu[demo]'")
+
+
+def test_another_clients_keys_and_impossible_scales_are_refused(
+    tmp_path: Path, small_model: tuple[Path, object, np.ndarray]
+) -> None:
+    model_path, _, x = small_model
+    np.save(tmp_path / "x.npy", x)
+    plan = tmp_path / "plan.json"
+    assert heedu("plan", "--model", str(model_path), "--out", str(plan), "--input-bound", "4").returncode == 0
+    for folder in ("alice", "bob"):
+        assert heedu("keygen", "--plan", str(plan), "--out", str(tmp_path / folder)).returncode == 0
+    query, answer = tmp_path / "q.bin", tmp_path / "a.bin"
+    assert heedu("encrypt", "--plan", str(plan), "--secret-key", str(tmp_path / "alice" / "secret.key"),
+                 "--input", str(tmp_path / "x.npy"), "--out", str(query)).returncode == 0
+    predict = ("predict", "--model", str(model_path), "--plan", str(plan), "--query", str(query), "--out", str(answer))
+    assert_clean_failure(heedu(*predict, "--keys", str(tmp_path / "bob" / "public.keys")), "another client")
+    assert heedu(*predict, "--keys", str(tmp_path / "alice" / "public.keys")).returncode == 0
+    assert_clean_failure(heedu("decrypt", "--plan", str(plan), "--secret-key", str(tmp_path / "bob" / "secret.key"),
+                               "--answer", str(answer), "--out", str(tmp_path / "s.npy")), "another client")
+    assert_clean_failure(heedu("plan", "--model", str(model_path), "--out", str(tmp_path / "p2.json"),
+                               "--encoding", "slots", "--scale-bits", "50"), "above the 40-bit primes")
+    assert_clean_failure(heedu("plan", "--model", str(model_path), "--out", str(tmp_path / "p3.json"),
+                               "--scale-bits", "30"), "--scale-bits is for --encoding slots")

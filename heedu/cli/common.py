@@ -150,6 +150,18 @@ def parameters(args: argparse.Namespace) -> object:
 
     slots = getattr(args, "encoding", "coefficients") == "slots"
     default = CKKSParameters.tutorial() if slots else default_parameters()
+    if args.scale_bits is not None and not slots and getattr(args, "command", "params") != "params":
+        raise CLIError(
+            "--scale-bits is for --encoding slots: the coefficient protocol chooses its scales from the model "
+            "and the modulus (heedu plan prints them)"
+        )
+    bits = args.coeff_modulus_bits or default.coeff_modulus_bits
+    rescaling = bits[1:-1] if slots else ()
+    if args.scale_bits is not None and rescaling and args.scale_bits > min(rescaling):
+        raise CLIError(
+            f"--scale-bits {args.scale_bits:g} is above the {min(rescaling)}-bit primes a rescale divides by: the "
+            f"scale would grow at every level. Use --scale-bits {min(rescaling)} or larger middle primes"
+        )
     if args.poly_modulus_degree is None and args.coeff_modulus_bits is None and args.scale_bits is None:
         if not args.allow_insecure:
             return default
