@@ -56,7 +56,8 @@ error                      meaning                                              
 
 The applications on top add their own, each rooted here: ``ProtocolError``
 (``inference.envelope``), ``EIProtocolError`` (``inference.ei``), ``IdxFormatError``
-(a ``ShapeError``, ``tools.mnist``), ``CLIError`` (``cli``), and the Azure
+(a ``ShapeError``, ``tools.mnist``), ``DataMissingError``, ``DataFetchError`` and ``ChecksumError``
+(``tools.datasets``), ``CLIError`` (``cli``), and the Azure
 adapter's request, key-exchange, service and deployment errors.
 """
 

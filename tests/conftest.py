@@ -152,3 +152,9 @@ def toy_zero_noise(toy_context: heedu.CKKSContext) -> Kit:
 def tutorial() -> Kit:
     context = heedu.CKKSContext(heedu.CKKSParameters.tutorial())
     return Kit(context, heedu.SecureRandomSource(), galois_steps=[1, 3, -1], conjugation=False)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own download cache (``~/.cache/heedu``) never changes what a test sees."""
+    monkeypatch.setenv("HEEDU_CACHE", str(tmp_path_factory.getbasetemp() / "heedu-cache"))

@@ -171,12 +171,12 @@ def test_cli_model_option_and_no_progress(digits_folder, capsys):
 
 
 def test_cli_without_data_exits_with_a_clear_message(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(mnist, "find_data_dir", lambda: None)
+    monkeypatch.delenv("HEEDU_DATA", raising=False)
     with pytest.raises(SystemExit) as caught:
         evaluate.main([])
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert "MNIST test data was not found" in err and "HEEDU_DATA" in err and "--data" in err
+    assert "not found" in err and "HEEDU_DATA" in err and "--data" in err and "--download" in err
     with pytest.raises(SystemExit) as caught:
         evaluate.main(["--data", str(tmp_path)])
     assert caught.value.code == 2

@@ -55,10 +55,10 @@ def plugins() -> tuple[list[tuple[str, AddCommands]], list[str]]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``heedu`` parser: heedu's own command groups, then every plugin's."""
-    from .. import __version__
+    import heedu
 
     parser = argparse.ArgumentParser(prog="heedu", description="heedu: CKKS homomorphic encryption in NumPy")
-    parser.add_argument("--version", action="version", version=f"heedu {__version__}")
+    parser.add_argument("--version", action="version", version=f"heedu {heedu.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for group in (demo, protocol, tools):

@@ -49,13 +49,22 @@ def _digits_model() -> tuple[object, np.ndarray, np.ndarray, np.ndarray, tuple[i
     return model, x_test, y_test.astype(np.int64), x_test, (8, 8)
 
 
-def _mnist_model(data_dir: str, model_path: str) -> tuple[object, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
-    from ..tools.mnist import load_mnist_test
+def _mnist_model(
+    data_dir: str | None, model_path: str | None, download: bool
+) -> tuple[object, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    from ..tools.datasets import DataFetchError, DataMissingError
+    from ..tools.mnist import load_mnist_test, load_tutorial_model
 
-    if not Path(data_dir).is_dir():
+    if data_dir and not Path(data_dir).is_dir():
         raise CLIError(f"--mnist {data_dir!r} is not a folder")
-    model = load_model(model_path)
-    x, y = load_mnist_test(data_dir)
+    try:
+        x, y = load_mnist_test(data_dir or None, download=download)
+        if model_path:
+            model = load_model(model_path)
+        else:
+            model = load_tutorial_model(data_dir=data_dir or None, download=download)
+    except (DataMissingError, DataFetchError) as error:
+        raise CLIError(str(error).replace("download=True", "--download")) from None
     n_features = np.asarray(model.coef_).shape[-1]  # type: ignore[attr-defined]
     if n_features != x.shape[1]:
         raise CLIError(f"model {model_path!r} takes {n_features} features but the images have {x.shape[1]}")
@@ -101,8 +110,8 @@ def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> i
     from ..inference import EncryptedLinearModel, InferenceClient, read_plan
     from ..tools.progress import ProgressBar
 
-    if (args.mnist is None) != (args.model is None):
-        raise CLIError("--mnist DIR and --model PKL go together")
+    if args.model is not None and args.mnist is None:
+        raise CLIError("--model PKL goes with --mnist [DIR] (the model's MNIST test images)")
     for flag, path in (("--png", args.png), ("--save-model", args.save_model)):  # fail before the work, not after
         if path and not Path(path).resolve().parent.is_dir():
             raise CLIError(f"{flag} {path}: folder {str(Path(path).parent)!r} does not exist")
@@ -111,9 +120,10 @@ def run_demo(args: argparse.Namespace, extra_step: ExtraStep | None = None) -> i
     print("1. train (plaintext)")
     if args.mnist is not None:
         model, x_all, y_all, images, shape = step(
-            "load the tutorial model and MNIST test set", lambda: _mnist_model(args.mnist, args.model)
+            "load the tutorial model and MNIST test set",
+            lambda: _mnist_model(args.mnist, args.model, args.download),
         )
-        source = f"MNIST test set in {args.mnist}, model {args.model}"
+        source = f"MNIST test set ({args.mnist or 'HEEDU_DATA or the cache'}), model {args.model or 'the tutorial'}"
         if args.test_size is None:
             args.test_size = 200
     else:
@@ -231,9 +241,17 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, default=12, metavar="N", help="test digits to encrypt (12)")
     p.add_argument("--test-size", type=positive_int, metavar="N",
                    help="test images for the accuracy pass (default: all 450 digits, 200 MNIST images)")
-    p.add_argument("--mnist", metavar="DIR", help="the tutorial's MNIST test files instead of the digits")
+    p.add_argument(
+        "--mnist", nargs="?", const="", metavar="DIR",
+        help="the tutorial's model and MNIST test set instead of the digits (from DIR, else $HEEDU_DATA, else the "
+        "cache; see --download)",
+    )
+    p.add_argument(
+        "--download", action="store_true",
+        help="with --mnist: fetch missing files from their public sources (checksums verified) into the cache",
+    )
     p.add_argument("--save-model", metavar="PKL", help="also write the trained model, for heedu plan/predict")
-    p.add_argument("--model", metavar="PKL", help="the tutorial's model (with --mnist)")
+    p.add_argument("--model", metavar="PKL", help="another model for the MNIST images (with --mnist)")
     add_parameter_options(p)
 
 

@@ -333,6 +333,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-package", action="store_true", help=f"skip the real {PACKAGE} paths (about 0.8 s per class and input)"
     )
+    parser.add_argument(
+        "--download", action="store_true",
+        help="fetch the MNIST test set and the tutorial's model into the cache if they are missing",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,11 +348,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the cross-check the parsed ``args`` ask for; usage errors exit through ``parser``."""
-    from . import mnist
+    from . import datasets, mnist
 
-    data_dir = args.data if args.data is not None else mnist.find_data_dir()
     if args.data is not None and not args.data.is_dir():
-        parser.exit(2, f"error: --data {data_dir} is not a folder\n")
+        parser.exit(2, f"error: --data {args.data} is not a folder\n")
+    try:
+        data_dir: Path | None = datasets.ensure_data(args.data, args.download)
+    except datasets.DataMissingError:
+        data_dir = args.data if args.data is not None else mnist.find_data_dir()  # a random model and inputs follow
+    except datasets.DataFetchError as error:
+        parser.exit(2, f"error: {error}\n")
     model_path = args.model if args.model is not None else (data_dir / mnist.TUTORIAL_MODEL if data_dir else None)
     if args.model is not None and not args.model.is_file():
         parser.exit(2, f"error: --model {args.model} does not exist\n")

@@ -25,6 +25,18 @@ renamed (atomically) to its final name. Any failure raises :class:`DataFetchErro
 :class:`ChecksumError` for a wrong digest) and leaves nothing in the cache. The pinned digests are
 also what makes it acceptable to unpickle a downloaded model: only the tutorial's own file passes.
 
+**Where the URLs and digests come from.** The model's URL is the one the Azure ML tutorial links
+("register the model using the provided model", ``github.com/Azure/MachineLearningNotebooks/raw/...``,
+which redirects to ``raw.githubusercontent.com``, listed second). The tutorial downloads MNIST through
+Azure Open Datasets (``MNIST.get_file_dataset()``), whose files are public in the
+``azureopendatastorage`` blob account's ``mnist`` container; Yann LeCun's site is the original. The
+digests pin the copies of the public files the project works from (its ``shared/data``): the model,
+and MNIST files whose gzip headers are dated 2014; LeCun's own ``.gz`` files hold the same bytes
+once decompressed but differ in their gzip header, so their digests (the ones widely pinned, e.g.
+by Bazel rules and dataset loaders) are accepted too, and so is any copy of the same
+size whose decompressed data has the pinned ``content_sha256`` (decompressed, the files have the
+MD5 digests ``2646ac64...`` and ``27ae3e4e...`` that MNIST loaders check).
+
 Command line: ``python -m heedu.tools.datasets`` says where each file is found; ``--download``
 fills the cache; ``--check DIR`` verifies a folder's files against the pinned checksums.
 
@@ -63,7 +75,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HeeduError, ParameterError
+from ..errors import HeeduError
 
 DATA_ENV = "HEEDU_DATA"
 CACHE_ENV = "HEEDU_CACHE"
@@ -104,9 +116,8 @@ class DataFile:
 
 MNIST_MIRROR_AZURE = "https://azureopendatastorage.blob.core.windows.net/mnist/"
 MNIST_MIRROR_LECUN = "https://yann.lecun.com/exdb/mnist/"
-MODEL_PATH = "Azure/MachineLearningNotebooks/master/tutorials/image-classification-mnist-data/sklearn_mnist_model.pkl"
 
-#: The three files, keyed by name. Digests: the copies the tutorial's sources serve (see the module docstring).
+#: The three files, keyed by name (where the URLs and digests come from: the module docstring).
 REGISTRY: dict[str, DataFile] = {
     entry.name: entry
     for entry in (
@@ -115,7 +126,7 @@ REGISTRY: dict[str, DataFile] = {
             description="MNIST test images (10,000 x 28 x 28, idx3, gzip)",
             urls=(MNIST_MIRROR_AZURE + "t10k-images-idx3-ubyte.gz", MNIST_MIRROR_LECUN + "t10k-images-idx3-ubyte.gz"),
             sha256=(
-                "9fe7630f90c0e670227960a294637bc2e78a29d724810e24204eb342c9f033a1",  # Azure Open Datasets copy
+                "9fe7630f90c0e670227960a294637bc2e78a29d724810e24204eb342c9f033a1",  # shared/data (2014 header)
                 "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # LeCun's original
             ),
             size=1_648_877,
@@ -126,7 +137,7 @@ REGISTRY: dict[str, DataFile] = {
             description="MNIST test labels (10,000 digits, idx1, gzip)",
             urls=(MNIST_MIRROR_AZURE + "t10k-labels-idx1-ubyte.gz", MNIST_MIRROR_LECUN + "t10k-labels-idx1-ubyte.gz"),
             sha256=(
-                "2c54c993d38068b3c3adb720a5cdee07065a066a7b36e7d1df720548d6359eba",  # Azure Open Datasets copy
+                "2c54c993d38068b3c3adb720a5cdee07065a066a7b36e7d1df720548d6359eba",  # shared/data (2014 header)
                 "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # LeCun's original
             ),
             size=4_542,
@@ -136,8 +147,10 @@ REGISTRY: dict[str, DataFile] = {
             name="sklearn_mnist_model.pkl",
             description="the Azure ML tutorial's scikit-learn 0.22.1 LogisticRegression (10 x 784), joblib pickle",
             urls=(
-                "https://github.com/" + MODEL_PATH.replace("/master/", "/raw/master/", 1),
-                "https://raw.githubusercontent.com/" + MODEL_PATH,
+                "https://github.com/Azure/MachineLearningNotebooks/raw/master/tutorials/"
+                "image-classification-mnist-data/sklearn_mnist_model.pkl",
+                "https://raw.githubusercontent.com/Azure/MachineLearningNotebooks/master/tutorials/"
+                "image-classification-mnist-data/sklearn_mnist_model.pkl",
             ),
             sha256=("3e9df191d26e328389445092743f9b29677e4d7319f2f11683f0afc4f787a0a1",),
             size=63_683,
@@ -173,7 +186,7 @@ def _entry(name: str) -> DataFile:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ParameterError(f"unknown data file {name!r}; heedu knows {', '.join(sorted(REGISTRY))}") from None
+        raise ValueError(f"unknown data file {name!r}; heedu knows {', '.join(sorted(REGISTRY))}") from None
 
 
 def local_file(folder: str | os.PathLike[str], name: str) -> Path | None:
@@ -219,8 +232,8 @@ def check_file(path: str | os.PathLike[str], name: str | None = None) -> str | N
 
     Raises
     ------
-    ParameterError
-        ``name`` is not in :data:`REGISTRY`.
+    ValueError
+        ``name`` is not in :data:`REGISTRY` (a mistake in the calling code, hence a plain ``ValueError``).
     """
     path = Path(path)
     entry = _entry(name or path.name)
@@ -450,19 +463,25 @@ def fetch(
         Every source served a file of the right size with another digest.
     DataFetchError
         Every source failed (the message lists each one's reason and what to do offline): a refused
-        URL or redirect, no answer within ``timeout``, an HTTP error, a file too short or too long.
-    ParameterError
-        ``name`` is unknown, or ``timeout`` is not positive.
+        URL or redirect, no answer within ``timeout``, an HTTP error, a file too short or too long;
+        the cache folder cannot be created.
+    ValueError
+        ``name`` is unknown, or ``timeout`` is not positive (mistakes in the calling code).
     """
     entry = _entry(name)
     if not timeout > 0:
-        raise ParameterError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     cache = _cache(cache_dir)
     final = cache / entry.name
     if final.is_file() and check_file(final, entry.name) is None:
         return final
     urls = (base_url.rstrip("/") + "/" + entry.name,) if base_url else entry.urls
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataFetchError(
+            f"cannot create the cache folder {cache} ({error}); set {CACHE_ENV} to a writable folder"
+        ) from None
     failures: list[DataFetchError] = []
     with _Watchdog(time.monotonic() + timeout) as watchdog:
         for url in urls:
@@ -500,9 +519,9 @@ def fetch(
 
 def _by_hand(entries: Iterable[DataFile], cache: Path) -> str:
     lines = [
-        "Offline, or behind a firewall? Fetch the files by hand on a machine that is online, check their "
-        "SHA-256, and put them in a folder; then set HEEDU_DATA=DIR or pass --data DIR (or copy them into "
-        f"the cache, {cache}, or run `python -m heedu.tools.datasets --check DIR`):"
+        "Offline, or behind a firewall? Fetch the files by hand where you can (any URL below), put them in a "
+        f"folder DIR and set HEEDU_DATA=DIR or pass --data DIR, or copy them into the cache ({cache}); "
+        "`python -m heedu.tools.datasets --check DIR` checks them against these SHA-256 digests:"
     ]
     for entry in entries:
         lines.append(f"  {entry.name} ({entry.description}, {entry.size} bytes)")
@@ -558,7 +577,7 @@ def ensure_data(
         to point heedu at the data, how to download it, and lists the URLs and digests for fetching by hand.
     DataFetchError
         ``download=True`` and a download failed (:func:`fetch`).
-    ParameterError
+    ValueError
         A name is not in :data:`REGISTRY`.
     """
     names = tuple(names)
@@ -610,11 +629,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Find, download (when asked) or verify the MNIST test set and the Azure ML tutorial's model.",
     )
     parser.add_argument("--data", type=Path, metavar="DIR", help=f"a folder holding the files (default: ${DATA_ENV})")
-    parser.add_argument("--cache", type=Path, metavar="DIR", help=f"the cache (default: ${CACHE_ENV} or ~/.cache/heedu)")
+    parser.add_argument(
+        "--cache", type=Path, metavar="DIR", help=f"the cache (default: ${CACHE_ENV} or ~/.cache/heedu)"
+    )
     parser.add_argument("--download", action="store_true", help="download what is missing into the cache")
     parser.add_argument("--check", type=Path, metavar="DIR", help="verify DIR's files against the pinned SHA-256")
     parser.add_argument("--base-url", metavar="URL", help="a mirror holding the files under their names")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per file (default: %(default)s)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per file (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if args.check is not None:
         status = 0
@@ -625,8 +648,9 @@ def main(argv: list[str] | None = None) -> int:
             status |= problem is not None
         return status
     try:
-        folder = ensure_data(args.data, args.download, cache_dir=args.cache, base_url=args.base_url,
-                             timeout=args.timeout)
+        folder = ensure_data(
+            args.data, args.download, cache_dir=args.cache, base_url=args.base_url, timeout=args.timeout
+        )
     except (DataMissingError, DataFetchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -276,7 +276,7 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m heedu.tools.evaluate``: the tutorial's model on the MNIST test set, encrypted."""
-    from . import mnist
+    from . import datasets, mnist
 
     parser = argparse.ArgumentParser(
         prog="python -m heedu.tools.evaluate",
@@ -301,16 +301,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the protocol (default: coefficients)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--download", action="store_true",
+        help="fetch missing files from their public sources into the cache (checksums verified)",
+    )
     args = parser.parse_args(argv)
 
-    data_dir = args.data if args.data is not None else mnist.find_data_dir()
-    if data_dir is None:
-        parser.exit(
-            2,
-            f"error: the MNIST test data was not found ({mnist.DATA_ENV} is unset or does not hold it).\n"
-            f"Set {mnist.DATA_ENV}=DIR or pass --data DIR, where DIR holds {mnist.TEST_IMAGES}.gz, "
-            f"{mnist.TEST_LABELS}.gz and {mnist.TUTORIAL_MODEL}.\n",
-        )
+    names = datasets.MNIST_TEST_FILES + (() if args.model else (datasets.MODEL_FILE,))
+    try:
+        data_dir = datasets.ensure_data(args.data, args.download, names=names)
+    except (datasets.DataMissingError, datasets.DataFetchError) as error:
+        parser.exit(2, f"error: {error}\n")
     model_path = args.model if args.model is not None else data_dir / mnist.TUTORIAL_MODEL
     try:
         images, labels = mnist.load_mnist_test(data_dir)

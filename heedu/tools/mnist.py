@@ -4,9 +4,17 @@ r"""The MNIST test set and the Azure ML tutorial's model, read from files heedu 
   thoroughly before trusting any size it declares;
 * :func:`load_mnist_test` reads ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``
   and scales the pixels to :math:`[0, 1]` (``images / 255.0``, as the tutorial does);
-* :func:`find_data_dir` finds the data where the caller says: ``$HEEDU_DATA`` (a command takes ``--data``);
-  heedu never looks anywhere else, and never outside what it was given;
+* :func:`find_data_dir` finds the data where the caller says: ``$HEEDU_DATA`` (a command takes ``--data``),
+  and looks nowhere else;
 * :func:`load_tutorial_model` unpickles the tutorial's scikit-learn model.
+
+Both loaders take the folder the caller names, else ``$HEEDU_DATA``, else heedu's cache (and
+nothing else outside the repository); with
+``download=True`` (a command's ``--download``), and only then, they fetch what is missing from the
+public sources into the cache, checked against pinned SHA-256 digests: see
+:mod:`heedu.tools.datasets` (:func:`~heedu.tools.datasets.ensure_data`). Without the data and without
+``download=True``, they raise :class:`~heedu.tools.datasets.DataMissingError` (a ``FileNotFoundError``)
+saying what to do, offline too.
 
 **The idx format.** A big-endian header, then the data in C order:
 
@@ -53,6 +61,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import ShapeError
+from .datasets import MNIST_TEST_FILES, MODEL_FILE, ensure_data
 
 #: The first four bytes of an images file (3 dimensions of unsigned bytes) and of a labels file (1 dimension).
 IMAGES_MAGIC = 0x00000803
@@ -179,21 +188,30 @@ def _existing(data_dir: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{stem}.gz (or {stem}) not found in {data_dir}")
 
 
-def load_mnist_test(data_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The MNIST test set from ``data_dir``: ``(images, labels)``.
+def load_mnist_test(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST test set: ``(images, labels)``, from ``data_dir``, else ``$HEEDU_DATA``, else the cache.
 
     ``images`` is float64 in :math:`[0, 1]` (``pixels / 255.0``, as the tutorial scales them), one
     flattened image per row: ``(n, rows * cols)``, i.e. ``(10000, 784)`` for MNIST. ``labels`` is an
     int64 ``(n,)`` array of digits 0..9. The files may be gzip-compressed (``.gz``) or plain.
+    With ``download=True``, files missing from the cache (when no folder is named) are downloaded
+    into it first (:func:`heedu.tools.datasets.ensure_data`).
 
     Raises
     ------
     FileNotFoundError
-        A file is missing.
+        A file is missing (a :class:`heedu.tools.datasets.DataMissingError`, saying what to do).
+    heedu.tools.datasets.DataFetchError
+        ``download=True`` and the download failed.
     IdxFormatError
         A file is malformed, images are not 3-D or labels not 1-D, the counts differ, or a label exceeds 9.
     """
-    data_dir = Path(data_dir)
+    data_dir = ensure_data(data_dir, download, names=MNIST_TEST_FILES, cache_dir=cache_dir)
     images_path, labels_path = _existing(data_dir, TEST_IMAGES), _existing(data_dir, TEST_LABELS)
     images, labels = load_idx(images_path), load_idx(labels_path)
     if images.ndim != 3:
@@ -218,8 +236,18 @@ def find_data_dir() -> Path | None:
     return None
 
 
-def load_tutorial_model(path: str | os.PathLike[str]) -> object:
+def load_tutorial_model(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> object:
     """Unpickle the tutorial's scikit-learn model (``sklearn_mnist_model.pkl``, a 10 x 784 LogisticRegression).
+
+    ``path`` is the file; without it, ``sklearn_mnist_model.pkl`` in ``data_dir``, else in
+    ``$HEEDU_DATA``, else in the cache, downloaded there first if ``download=True``
+    (:func:`heedu.tools.datasets.ensure_data`; a downloaded file must match the pinned SHA-256).
 
     The file was pickled with scikit-learn 0.22.1; newer versions warn (``InconsistentVersionWarning``,
     a ``UserWarning``: "Trying to unpickle estimator ... from version 0.22.1"). A linear model's
@@ -234,7 +262,9 @@ def load_tutorial_model(path: str | os.PathLike[str]) -> object:
     ImportError
         joblib (installed with scikit-learn) is missing.
     FileNotFoundError
-        The file does not exist.
+        The file does not exist (without ``path``: a :class:`heedu.tools.datasets.DataMissingError`).
+    heedu.tools.datasets.DataFetchError
+        ``download=True`` and the download failed.
     ShapeError
         The object has no ``coef_`` (not a fitted linear model).
     """
@@ -244,6 +274,8 @@ def load_tutorial_model(path: str | os.PathLike[str]) -> object:
         raise ImportError(
             "loading the tutorial model needs joblib and scikit-learn: pip install scikit-learn"
         ) from error
+    if path is None:
+        path = ensure_data(data_dir, download, names=(MODEL_FILE,), cache_dir=cache_dir) / MODEL_FILE
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
