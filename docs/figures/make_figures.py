@@ -51,7 +51,7 @@ def mnist_plan():
     return _packing_plan().for_model(n_features=784, n_outputs=10, slot_count=4096)
 
 
-# ----------------------------------------------------------------------------- (a) slot layout
+# ----------------------------------------------------------------------------- slot layout (figure 7.2)
 
 
 def slot_owner(plan, slot: int) -> tuple[int, int]:
@@ -306,7 +306,7 @@ def figure_slot_layout(plt, path: Path) -> Path:
     return save(plt, fig, path)
 
 
-# ----------------------------------------------------------------------------- (b) diagonals
+# ----------------------------------------------------------------------------- diagonals (figure 7.1)
 
 
 def diagonal_cells(m_pad: int, n_pad: int, i: int) -> list[tuple[int, int, int]]:
@@ -377,7 +377,7 @@ def figure_diagonals(plt, path: Path, m_pad: int = 4, n_pad: int = 8) -> Path:
     return save(plt, fig, path)
 
 
-# ----------------------------------------------------------------------------- (c) schedule
+# ----------------------------------------------------------------------------- schedule (figure 7.3)
 
 
 _SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
@@ -475,10 +475,10 @@ def figure_schedule(plt, path: Path, top_level: int = 2) -> Path:
     level_0_kb = 2 * 1 * 8192 * 8 / 1000  # two polynomials, one prime, N 64-bit words
     labels = [
         "encrypted-inference 0.9:\n10 classes x 12 rotations",
-        f"heedu native:\n{plan.key_switches} per {plan.inputs_per_ciphertext} images",
+        f"heedu slot protocol:\n{plan.key_switches} per {plan.inputs_per_ciphertext} images",
     ]
     values = [10 * 12, per_image]
-    notes = [  # the package's answer size is measured (docs/performance.md), the native one is exact
+    notes = [  # the package's answer size is measured (docs/performance.md), the slot protocol's is exact
         "answer: 10 ciphertexts at level 1, 2.3 MB with zlib",
         f"answer: 1 ciphertext at level 0 per {plan.inputs_per_ciphertext} images, {level_0_kb:.0f} KB",
     ]
