@@ -7,9 +7,12 @@ file per subject that only says *what* it measures.
   next to native SEAL;
 * ``bench_ei.py``: heedu's encrypted-inference-compatible server and client next
   to the ``encrypted-inference`` package;
-* ``bench_inference.py``: heedu's packed protocol end to end next to native
-  SEAL running the same slot algorithm, TenSEAL and the package;
-* ``native_seal.py``: the native SEAL side of those comparisons.
+* ``bench_inference.py``: heedu's two inference protocols end to end (the
+  coefficient protocol, the default, and the slot protocol) next to native SEAL
+  running the same slot algorithm, TenSEAL, the package and Concrete ML;
+* ``native_seal.py``: the native SEAL side of those comparisons;
+* ``concrete_ml.py``: the Concrete ML side, a worker run under the interpreter
+  that has Concrete ML (it pins its own NumPy and scikit-learn).
 
 Everything a subject would otherwise write again lives here, once:
 
@@ -22,6 +25,10 @@ Everything a subject would otherwise write again lives here, once:
   of each, minor page faults over the loop; subjects report the median. CPU time
   sits beside wall time because the machine is shared: CPU below wall means
   another process took the core, and CPU above wall means a thread pool ran;
+* :class:`Rounds`: the same timing, interleaved: a comparison adds every
+  measurement (its untimed first call made at once), then runs round after
+  round, each measurement once per round, so that a slow spell of the shared
+  machine touches every system of a ratio alike;
 * :func:`machine_info`: CPU model, cores, load average, versions, BLAS;
 * :func:`load_workload`: the tutorial's model and the MNIST test set through
   :mod:`heedu.tools.mnist`, from ``--data`` or ``$HEEDU_DATA`` only, and the
@@ -30,7 +37,8 @@ Everything a subject would otherwise write again lives here, once:
 * :class:`Report`: the Markdown and JSON reports, with the machine and the
   target results;
 * :func:`load_targets` / :func:`check_targets`: the goals, all in one data file
-  (``targets.json``), each a ratio of two quantities measured in the same run.
+  (``targets.json``), each a ratio of two quantities measured in the same run,
+  or a bound on one measured quantity (a size budget).
 """
 
 from __future__ import annotations
@@ -258,6 +266,98 @@ def measure(function: Callable[[], T], repeats: int, warm_up: bool = True) -> tu
     return time_calls(lambda _: function(), lambda: None, repeats, warm_up)
 
 
+@dataclass
+class _Scheduled:
+    """One measurement of a :class:`Rounds`: what to call, on what, in which rounds, and where its times go."""
+
+    operation: Callable[[Any], Any]
+    make_input: Callable[[], Any]
+    rounds: frozenset[int]
+    runs: Runs
+    external: bool
+
+
+class Rounds:
+    """Interleaved timing: round after round, every measurement of a comparison called once per round.
+
+    :func:`time_calls` times one operation's calls back to back. On a shared
+    machine a slow spell then lands on one system only and skews every ratio it
+    enters. Here a subject first :meth:`add` s every measurement, which makes its
+    untimed first call at once (the result is often what the next measurement
+    needs: a query to answer, an answer to decrypt; its time is kept as
+    ``first_s``). :meth:`run` then makes the timed calls: round 1 of every
+    measurement, round 2 of every one, and so on, each call timed as
+    :func:`time_call` times it (fresh input made outside the timer, gc off). A
+    slow spell now touches every system of a round alike, and the median of each
+    measurement is robust to it.
+
+    Measurements added with ``slow=True`` (seconds a call) are timed in
+    ``slow_rounds`` rounds only, spread evenly over the run (2 of 5: the 2nd and
+    the 4th), so they too share the conditions of the rest. ``external=True`` is for an operation that
+    runs in another process and times itself: it returns ``(Sample, result)``,
+    and that sample is recorded instead of this process's clocks.
+    """
+
+    def __init__(self, rounds: int, slow_rounds: int = 1) -> None:
+        if rounds < 1 or slow_rounds < 1:
+            raise ValueError("rounds and slow_rounds must be at least 1")
+        self.rounds, self.slow_rounds = rounds, min(slow_rounds, rounds)
+        spacing = self.rounds / self.slow_rounds
+        self._slow = frozenset(int((i + 0.5) * spacing) for i in range(self.slow_rounds))
+        self._scheduled: list[_Scheduled] = []
+
+    def add(
+        self,
+        operation: Callable[[Any], T],
+        make_input: Callable[[], Any] | None = None,
+        *,
+        slow: bool = False,
+        external: bool = False,
+    ) -> tuple[Runs, T]:
+        """Make the untimed first call now and schedule the timed ones; ``(runs, result)``.
+
+        ``runs`` is filled by :meth:`run`; ``result`` is the first call's. Without
+        ``make_input`` the operation is called with ``None`` (as :func:`measure` does).
+        """
+        make = make_input if make_input is not None else (lambda: None)
+        sample, result = self._call(operation, make, external)
+        runs = Runs(first_s=sample.wall_s)
+        self._scheduled.append(
+            _Scheduled(operation, make, self._slow if slow else frozenset(range(self.rounds)), runs, external)
+        )
+        return runs, result
+
+    def add_call(self, function: Callable[[], T], *, slow: bool = False) -> tuple[Runs, T]:
+        """:meth:`add` for a call that takes no input."""
+        return self.add(lambda _: function(), slow=slow)
+
+    @staticmethod
+    def _call(operation: Callable[[Any], Any], make_input: Callable[[], Any], external: bool) -> tuple[Sample, Any]:
+        if external:
+            sample, result = operation(make_input())
+            return sample, result
+        return time_call(functools.partial(operation, make_input()))
+
+    def run(self, report: Callable[[str], None] | None = None) -> None:
+        """Every round, every measurement once in the order added; page faults per call are kept."""
+        faults: dict[int, int] = {}
+        for round_index in range(self.rounds):
+            if report is not None:
+                report(f"  round {round_index + 1} of {self.rounds}")
+            for index, item in enumerate(self._scheduled):
+                if round_index not in item.rounds:
+                    continue
+                before = minor_page_faults()
+                sample, _ = self._call(item.operation, item.make_input, item.external)
+                after = minor_page_faults()
+                item.runs.add(sample)
+                if before is not None and after is not None:
+                    faults[index] = faults.get(index, 0) + after - before
+        for index, item in enumerate(self._scheduled):
+            if index in faults and item.runs.wall_s:
+                item.runs.page_faults_per_call = faults[index] / len(item.runs.wall_s)
+
+
 def fresh_ciphertext(ciphertext: Ciphertext) -> Ciphertext:
     """A new heedu Ciphertext object sharing ``ciphertext``'s data: a ``make_input`` for :func:`time_calls`.
 
@@ -373,6 +473,7 @@ class Workload:
     images: np.ndarray  # (n, n_features), pixels / 255
     model_source: str
     image_source: str
+    images_from_mnist: bool = False  # the MNIST test set, not the random stand-ins
 
     @property
     def coef(self) -> np.ndarray:
@@ -433,12 +534,13 @@ def load_workload(data: Path | None, count: int) -> Workload:
                 images = test_images[:count]
             else:
                 why_random = f"MNIST in {data} is {test_images.shape}, not {count} x {model.n_features}"
+    images_from_mnist = images is not None
     if images is None:
         images = random_inputs(count, model.n_features)
         image_source = f"{count} random MNIST-like input(s), seed {RANDOM_SEED + 1} ({why_random})"
     else:
         image_source = f"the first {count} MNIST test image(s) from {data}, pixels / 255"
-    return Workload(model, estimator, images, model_source, image_source)
+    return Workload(model, estimator, images, model_source, image_source, images_from_mnist)
 
 
 # --------------------------------------------------------------------------------------
@@ -446,21 +548,25 @@ def load_workload(data: Path | None, count: int) -> Workload:
 # --------------------------------------------------------------------------------------
 
 RATIOS = ("metric/reference", "reference/metric")
+#: The kind of a target that bounds one measured quantity itself (a size budget), with no reference.
+ABSOLUTE = "metric"
 
 
 @dataclass(frozen=True)
 class Target:
-    """A goal: a ratio of two quantities measured in the same run, and the bound it must respect.
+    """A goal: a ratio of two quantities measured in the same run, or one quantity, and the bound it must respect.
 
     ``metric`` and ``reference`` name keys of the subject's measured values
     (seconds, or bytes when ``unit`` is ``"bytes"``); ``ratio`` says which way
     the ratio is taken, so a goal reads naturally ("heedu/SEAL ≤ 10", "package/heedu ≥ 30").
+    ``ratio: "metric"`` bounds the measured value itself (a budget such as "keys ≤ 65,536
+    bytes"); such a target has no ``reference``.
     """
 
     subject: str
     name: str
     metric: str
-    reference: str
+    reference: str | None
     ratio: str
     at_most: float | None
     at_least: float | None
@@ -470,15 +576,18 @@ class Target:
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> Target:
         """Read one entry of the targets file, refusing anything ambiguous."""
-        required = ("subject", "name", "metric", "reference", "ratio", "unit", "why")
+        absolute = item.get("ratio") == ABSOLUTE
+        required = ("subject", "name", "metric", "ratio", "unit", "why") + (() if absolute else ("reference",))
         missing = [key for key in required if not isinstance(item.get(key), str)]
         if missing:
             raise ValueError(f"target {item.get('name')!r}: missing or non-text {', '.join(missing)}")
         unknown = set(item) - {*required, "at_most", "at_least"}
         if unknown:
             raise ValueError(f"target {item['name']!r}: unknown field(s) {', '.join(sorted(unknown))}")
-        if item["ratio"] not in RATIOS:
-            raise ValueError(f"target {item['name']!r}: ratio must be one of {RATIOS}, got {item['ratio']!r}")
+        if item["ratio"] not in (*RATIOS, ABSOLUTE):
+            raise ValueError(
+                f"target {item['name']!r}: ratio must be one of {(*RATIOS, ABSOLUTE)}, got {item['ratio']!r}"
+            )
         if item["unit"] not in ("seconds", "bytes"):
             raise ValueError(f"target {item['name']!r}: unit must be seconds or bytes, got {item['unit']!r}")
         bounds = [key for key in ("at_most", "at_least") if key in item]
@@ -488,7 +597,7 @@ class Target:
             subject=item["subject"],
             name=item["name"],
             metric=item["metric"],
-            reference=item["reference"],
+            reference=None if absolute else item["reference"],
             ratio=item["ratio"],
             at_most=float(item["at_most"]) if "at_most" in item else None,
             at_least=float(item["at_least"]) if "at_least" in item else None,
@@ -497,7 +606,15 @@ class Target:
         )
 
     @property
+    def absolute(self) -> bool:
+        return self.ratio == ABSOLUTE
+
+    @property
     def goal_text(self) -> str:
+        if self.absolute:
+            bound = self.at_most if self.at_most is not None else self.at_least
+            value = f"{bound:,.0f} B" if self.unit == "bytes" else format_seconds(bound)
+            return f"{'≤' if self.at_most is not None else '≥'} {value}"
         bound = f"≤ {self.at_most:g}" if self.at_most is not None else f"≥ {self.at_least:g}"
         return f"{self.ratio} {bound}"
 
@@ -532,11 +649,15 @@ def check_targets(targets: Iterable[Target], measured: Mapping[str, float | None
     """Each target against this run's values; a value that was not measured gives met = None, not a guess."""
     results = []
     for target in targets:
-        metric, reference = measured.get(target.metric), measured.get(target.reference)
+        metric = measured.get(target.metric)
+        reference = None if target.reference is None else measured.get(target.reference)
         ratio: float | None = None
         met: bool | None = None
-        if metric and reference:
+        if target.absolute and metric:
+            ratio = metric  # the bound applies to the value itself
+        elif metric and reference:
             ratio = metric / reference if target.ratio == RATIOS[0] else reference / metric
+        if ratio is not None:
             met = ratio <= target.at_most if target.at_most is not None else ratio >= (target.at_least or 0.0)
         results.append(TargetResult(target, metric, reference, ratio, met))
     return results
@@ -548,12 +669,17 @@ def targets_table(results: Sequence[TargetResult]) -> str:
     for result in results:
         target = result.target
         formatter = format_bytes if target.unit == "bytes" else format_seconds
+        if target.absolute:
+            reference, ratio = "(a budget, no reference)", "—"
+        else:
+            reference = f"{formatter(result.reference_value)} (`{target.reference}`)"
+            ratio = "n/a" if result.ratio is None else f"{result.ratio:.2f}"
         rows.append(
             [
                 target.name,
                 f"{formatter(result.metric_value)} (`{target.metric}`)",
-                f"{formatter(result.reference_value)} (`{target.reference}`)",
-                "n/a" if result.ratio is None else f"{result.ratio:.2f}",
+                reference,
+                ratio,
                 target.goal_text,
                 met_text(result.met),
             ]

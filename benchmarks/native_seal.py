@@ -15,15 +15,16 @@ What this module measures, all at the benchmarks' parameters
 * :func:`measure_native`: each primitive of ``bench_core`` (NTT, encode,
   encrypt, multiply_plain, rescale, rotate, relinearize, multiply, decrypt,
   decode) and a rotation at level 1, where both inference protocols rotate;
-* :class:`PackedServer`: heedu's packed protocol's server computation done by
-  SEAL: the same :class:`heedu.inference.packing.PackingPlan` (interleaved
+* :class:`PackedServer`: heedu's slot protocol's server computation
+  (:class:`heedu.inference.slots.SlotLinearModel`) done by SEAL: the same
+  :class:`heedu.inference.packing.PackingPlan` (interleaved
   layout, pre-rotated diagonals, baby and giant steps, folding ladder), the same
   bias, the switch to level 0 and the re-randomization by a fresh public-key
   encryption of zero. SEAL 4.4 has no public hoisting, so its baby steps are
   separate rotations; everything else is the same sequence of operations. It is
-  the same-run reference for heedu's packed server.
+  the same-run reference for heedu's slot server (and for its coefficient server).
 
-Timing is :func:`harness.time_calls`: in-place SEAL calls get a fresh copy of
+Timing is :func:`harness.time_calls` (or the subject's :class:`harness.Rounds`): in-place SEAL calls get a fresh copy of
 their input made outside the timer, so only the C++ call and its pybind11
 dispatch (well under a microsecond) are timed. SEAL is single-threaded.
 
@@ -346,7 +347,7 @@ def measure_rotations(repeats: int, session: Session | None = None) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------
-# heedu's packed protocol, computed by SEAL
+# heedu's slot protocol, computed by SEAL
 # --------------------------------------------------------------------------------------
 
 
@@ -395,7 +396,7 @@ class PackedClient:
 
 
 class PackedServer:
-    """heedu's packed server computation (:meth:`EncryptedLinearModel._answer_group`), done by SEAL.
+    """heedu's slot server computation (:meth:`heedu.inference.slots.SlotLinearModel._answer_group`), by SEAL.
 
     The diagonals and the bias come from the same :class:`PackingPlan`, encoded
     once at construction; :meth:`predict` takes query bytes and returns answer

@@ -9,15 +9,17 @@ targets.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from benchmarks import harness
+from benchmarks import concrete_ml, harness
 from heedu import CKKSParameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +74,42 @@ def test_time_call_restores_the_garbage_collector() -> None:
     assert value is False and gc.isenabled() and sample.wall_s >= 0
 
 
+def test_rounds_make_the_first_call_at_once_then_interleave_every_measurement() -> None:
+    calls: list[str] = []
+
+    def operation(name: str):  # type: ignore[no-untyped-def]
+        def call(value: int) -> str:
+            calls.append(f"{name}{value}")
+            return f"{name} result"
+
+        return call
+
+    assert harness.Rounds(5, slow_rounds=2)._slow == {1, 3} and harness.Rounds(5, slow_rounds=1)._slow == {2}
+    assert harness.Rounds(2, slow_rounds=5)._slow == {0, 1}
+    rounds = harness.Rounds(3, slow_rounds=2)
+    counter = iter(range(100))
+    a_runs, a_result = rounds.add(operation("a"), lambda: next(counter))
+    b_runs, _ = rounds.add(operation("b"), lambda: next(counter), slow=True)
+    c_runs, c_result = rounds.add_call(lambda: calls.append("c") or "c result")
+    assert calls == ["a0", "b1", "c"] and a_result == "a result" and c_result == "c result"  # first calls, untimed
+    assert a_runs.wall_s == [] and a_runs.first_s is not None and a_runs.first_s >= 0
+    rounds.run()
+    # round by round, every measurement once; the slow one in two rounds spread over the three; fresh inputs
+    assert calls[3:] == ["a2", "b3", "c", "a4", "c", "a5", "b6", "c"]
+    assert len(a_runs.wall_s) == len(c_runs.cpu_s) == 3 and len(b_runs.wall_s) == 2
+    assert a_runs.page_faults_per_call is not None
+
+
+def test_rounds_record_what_an_external_operation_measured_itself() -> None:
+    rounds = harness.Rounds(2)
+    reported = iter([harness.Sample(5.0, 4.0), harness.Sample(1.0, 0.5), harness.Sample(2.0, 1.0)])
+    runs, result = rounds.add(lambda _: (next(reported), "reply"), external=True)
+    rounds.run()
+    assert result == "reply" and runs.first_s == 5.0 and runs.wall_s == [1.0, 2.0] and runs.cpu_s == [0.5, 1.0]
+    with pytest.raises(ValueError):
+        harness.Rounds(0)
+
+
 # --------------------------------------------------------------------------------------
 # Targets
 # --------------------------------------------------------------------------------------
@@ -86,7 +124,10 @@ def test_the_targets_file_is_well_formed() -> None:
     for target in targets:
         assert target.metric != target.reference
         assert "issue" not in (target.name + target.why).lower()
+        assert (target.reference is None) == target.absolute
         for name in (target.metric, target.reference):
+            if name is None:
+                continue
             system, _, quantity = name.partition(".")
             assert system and quantity, f"{name!r} is not system.quantity"
 
@@ -105,6 +146,18 @@ def test_targets_are_checked_both_ways_round() -> None:
     assert missing.ratio is None and missing.met is None  # not measured: no verdict, not a failure
 
 
+def test_an_absolute_target_bounds_the_value_itself() -> None:
+    item = {"subject": "inference", "name": "keys", "metric": "x.key_bytes", "ratio": "metric", "at_most": 65536}
+    budget = harness.Target.from_json({**item, "unit": "bytes", "why": "one key"})
+    assert budget.absolute and budget.reference is None and budget.goal_text == "≤ 65,536 B"
+    small = harness.check_targets([budget], {"x.key_bytes": 55_864.0})[0]
+    assert small.ratio == 55_864.0 and small.met is True
+    large = harness.check_targets([budget], {"x.key_bytes": 70_000.0})[0]
+    assert large.met is False
+    assert harness.check_targets([budget], {})[0].met is None
+    assert "(a budget, no reference)" in harness.targets_table([small])
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -114,6 +167,7 @@ def test_targets_are_checked_both_ways_round() -> None:
         {"unit": "ms"},
         {"at_most": -1},
         {"issue": 4},  # unknown field
+        {"ratio": "metric"},  # a budget has no reference
     ],
 )
 def test_a_malformed_target_is_refused(change: dict[str, object]) -> None:
@@ -200,7 +254,8 @@ def run_subject(script: str, tmp_path: Path, *extra: str) -> dict[str, object]:
     """Run ``benchmarks/<script> --quick`` as ``make bench`` does; return its JSON report."""
     report = tmp_path / f"{script}.json"
     markdown = tmp_path / f"{script}.md"
-    env = {key: value for key, value in os.environ.items() if key != "HEEDU_DATA"}  # the random workload: fast
+    # The random workload, and no Concrete ML (its worker imports and compiles for seconds): fast.
+    env = {key: value for key, value in os.environ.items() if key not in ("HEEDU_DATA", concrete_ml.PYTHON_ENV)}
     result = subprocess.run(
         [sys.executable, f"benchmarks/{script}", "--quick", "--json", str(report), "--markdown", str(markdown), *extra],
         cwd=ROOT,
@@ -215,8 +270,6 @@ def run_subject(script: str, tmp_path: Path, *extra: str) -> dict[str, object]:
 
 
 def has_seal_python() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("seal") is not None
 
 
@@ -246,9 +299,53 @@ def test_ei_subject_quick(tmp_path: Path) -> None:
 def test_inference_subject_quick(tmp_path: Path) -> None:
     data = run_subject("bench_inference.py", tmp_path)
     keys = {(row["key"], row["images"]) for row in data["rows"]}
-    assert {("heedu_native", 1), ("heedu_native", 8)} <= keys
+    assert {("heedu_coefficients", 1), ("heedu_coefficients", 8), ("heedu_slots", 1), ("heedu_slots", 8)} <= keys
+    targets = {item["name"]: item for item in data["targets"]}
+    assert set(targets) == {t.name for t in harness.load_targets("inference")}
+    for name, item in targets.items():
+        if item["metric"].startswith("heedu_coefficients.") and "1,024" not in name:
+            assert item["ratio_value"] is not None, name  # measured, met or not: the quick run times no batch of 1,024
     if has_seal_python():
         assert ("seal_packed", 1) in keys
         batched = next(item for item in data["targets"] if item["reference"] == "seal_packed.server_1")
         assert batched["met"] is not None
-    assert all(row["max_abs_error"] < 1e-3 for row in data["rows"])
+    assert all(row["max_abs_error"] < 1e-3 for row in data["rows"] if row["tolerance"] is not None)
+    assert set(data["extras"]["heedu_coefficients_layouts"]) == {"1", "8"}
+    assert data["extras"]["heedu_coefficients_cold_predict_s"] > 0
+    if importlib.util.find_spec("concrete") is None:  # skipped, saying why and what to install
+        assert any("Concrete ML" in reason and concrete_ml.PYTHON_ENV in reason for reason in data["skipped"])
+
+
+def test_concrete_worker_says_why_it_cannot_run(tmp_path: Path) -> None:
+    weights, bias, images = np.ones((2, 3)), np.zeros(2), np.zeros((1, 3))
+    missing = concrete_ml.ConcreteWorker.start(str(tmp_path / "no-python"), tmp_path, weights, bias, images, images)
+    assert isinstance(missing, str) and "does not exist" in missing and "concrete-ml" in missing
+    if importlib.util.find_spec("concrete") is not None:
+        pytest.skip("this interpreter has Concrete ML")
+    here = concrete_ml.ConcreteWorker.start(sys.executable, tmp_path / "w", weights, bias, images, images)
+    assert isinstance(here, str) and "not importable" in here and concrete_ml.PYTHON_ENV in here
+
+
+@pytest.mark.slow
+def test_concrete_worker_runs_every_command_when_an_interpreter_has_it(tmp_path: Path) -> None:
+    python = os.environ.get(concrete_ml.PYTHON_ENV)
+    if not python or not Path(python).exists():
+        pytest.skip(f"${concrete_ml.PYTHON_ENV} names no interpreter with Concrete ML")
+    rng = np.random.default_rng(1)
+    weights, bias, images = rng.normal(size=(3, 16)), rng.normal(size=3), rng.uniform(size=(50, 16))
+    worker = concrete_ml.ConcreteWorker.start(python, tmp_path, weights, bias, images, images[:1])
+    assert not isinstance(worker, str), worker
+    try:
+        sizes = {op: worker.timed(op)[2] for op in ("keygen", "encrypt", "server", "decrypt")}
+    finally:
+        worker.close()
+    assert sizes["encrypt"]["bytes"] > 0 and sizes["server"]["bytes"] > 0 and len(sizes["decrypt"]["scores"]) == 3
+
+
+def test_profile_coefficients_runs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import profile_coefficients
+
+    monkeypatch.delenv("HEEDU_DATA", raising=False)
+    assert profile_coefficients.main(["--images", "1", "--calls", "1", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "predict on 1 image(s), 1 call(s)" in out and "coefficients.py" in out
