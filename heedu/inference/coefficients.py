@@ -517,8 +517,9 @@ class EncryptedLinearModel:
         self._weights: ByteBoundedCache[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = ByteBoundedCache(
             LAYOUT_CACHE * weight_memory
         )
-        self._keys: ByteBoundedCache[bytes, tuple[PublicKey, bytes]] = ByteBoundedCache(
-            KEY_CACHE_BYTES, size_of=lambda item: int(item[0].data.nbytes)
+        # Parsed bundles, with the public key's Shoup companions (every answer multiplies by the key).
+        self._keys: ByteBoundedCache[bytes, tuple[PublicKey, bytes, np.ndarray]] = ByteBoundedCache(
+            KEY_CACHE_BYTES, size_of=lambda item: 2 * int(item[0].data.nbytes)
         )
         # Tests switch this off to show what re-randomization protects; a real server never does.
         self._rerandomize = True
@@ -565,6 +566,11 @@ class EncryptedLinearModel:
         ProtocolError
             Not a key bundle of this plan, or malformed.
         """
+        public_key, key_id, _ = self._parsed_keys(keys)
+        return public_key, key_id
+
+    def _parsed_keys(self, keys: bytes) -> tuple[PublicKey, bytes, np.ndarray]:
+        """:meth:`load_keys`, and the Shoup companions of the public key's residues."""
         if not isinstance(keys, (bytes, bytearray, memoryview)):
             raise ProtocolError(f"keys must be bytes, got {type(keys).__name__}")
         keys = bytes(keys)
@@ -586,7 +592,9 @@ class EncryptedLinearModel:
         b = _unpack_residues(body[:-SEED_BYTES], self.context, "public key")
         seed = body[-SEED_BYTES:]
         a = expand_seed(seed, self.context.data_primes, self.context.poly_modulus_degree)
-        parsed = (PublicKey(np.stack([b, a]), seed), key_id_of(body))
+        data = np.stack([b, a])
+        q = self.context.ring(self.context.max_level).q
+        parsed = (PublicKey(data, seed), key_id_of(body), modarith.shoup_precompute(data, q))
         self._keys.put(digest, parsed)
         return parsed
 
@@ -634,27 +642,34 @@ class EncryptedLinearModel:
             total = modarith.add_mod(total, _sum_mod(modarith.mul_shoup(part, weight, shoup, q), q), q)
         return total
 
-    def _rerandomized(self, acc: np.ndarray, public_key: PublicKey) -> np.ndarray:
+    def _rerandomized(self, acc: np.ndarray, public_key: PublicKey, shoup: np.ndarray, sent: np.ndarray) -> np.ndarray:
         r"""``acc`` plus a fresh public-key encryption of zero, :math:`(u b + e_0, u a + e_1)`, in coefficient form.
 
         The same encryption as :meth:`heedu.encryption.Encryptor.encrypt` without a special
         prime; its noise is added after the inverse NTT the answer needs anyway (four forward
-        NTTs fewer than encrypting a zero plaintext in NTT form).
+        NTTs fewer than encrypting a zero plaintext in NTT form), and :math:`e_0` only at the
+        coefficients ``sent``: the others never leave the server.
         """
         ring = self.context.ring(self.context.max_level)
         n = ring.n
         u = ring.from_signed(self._random.ternary(n)).to_ntt().data
-        acc = modarith.add_mod(acc, modarith.mul_mod(public_key.data, u[None], ring.q), ring.q)
-        noise = ring.from_signed(np.stack([self._random.gaussian(n), self._random.gaussian(n)])).data
-        return modarith.add_mod(ring.ntt.inverse(acc), noise, ring.q)
+        acc = modarith.add_mod(acc, modarith.mul_shoup(u[None], public_key.data, shoup, ring.q), ring.q)
+        coefficients = ring.ntt.inverse(acc)
+        coefficients[1] = modarith.add_mod(coefficients[1], ring.from_signed(self._random.gaussian(n)).data, ring.q)
+        e0 = modarith.from_signed(self._random.gaussian(sent.size)[None, :], ring.q)
+        coefficients[0][:, sent] = modarith.add_mod(coefficients[0][:, sent], e0, ring.q)
+        return coefficients
 
     def _answer(self, acc: np.ndarray, layout: CoefficientLayout, inputs: int, group: int, block: int,
-                flood_bits: int, public_key: PublicKey) -> bytes:
+                flood_bits: int, keys: tuple[PublicKey, bytes, np.ndarray]) -> bytes:
         """Re-randomize, add bias and flooding at the scores, switch to one prime, extract, drop bits, pack."""
         ctx, plan = self.context, self.plan
         ring = ctx.ring(ctx.max_level)
-        coefficients = self._rerandomized(acc, public_key) if self._rerandomize else ring.ntt.inverse(acc)
         positions = layout.score_positions(inputs, group, block)
+        if self._rerandomize:
+            coefficients = self._rerandomized(acc, keys[0], keys[2], positions.ravel())
+        else:
+            coefficients = ring.ntt.inverse(acc)
         first = block * layout.outputs_per_block
         bias = np.broadcast_to(self._bias[first : first + positions.shape[1]], positions.shape).ravel()
         added = modarith.add_mod(
@@ -684,7 +699,8 @@ class EncryptedLinearModel:
         """
         plan = self.plan
         envelope = read_envelope(query, QUERY_MAGIC, PROTOCOL_VERSION, plan.fingerprint, "query")
-        public_key, key_id = self.load_keys(keys)
+        parsed = self._parsed_keys(keys)
+        key_id = parsed[1]
         if envelope.key_id != key_id:
             raise ProtocolError(
                 "the query was encrypted by another client than the one whose keys came with it (key id differs): "
@@ -708,7 +724,7 @@ class EncryptedLinearModel:
             cts = self._read_query_group(bytes(query), HEADER.size + g * chunks * plan.query_ciphertext_bytes, chunks)
             for r in range(layout.output_blocks):
                 acc = self._inner_products(cts, w, w_shoup, r)
-                parts.append(self._answer(acc, layout, inputs, g, r, flood_bits, public_key))
+                parts.append(self._answer(acc, layout, inputs, g, r, flood_bits, parsed))
         return b"".join(parts)
 
 
