@@ -8,11 +8,11 @@ big the objects are, and how much noise and precision the ciphertext carries: th
 from __future__ import annotations
 
 import numpy as np
-from narration import step
 
 import heedu
 from heedu.debug import NoiseTracker
 from heedu.serialization import dumps
+from heedu.tools.narration import step
 
 
 def main() -> None:

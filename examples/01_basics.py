@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from narration import state, step
 
 import heedu
+from heedu.tools.narration import state, step
 
 
 def main() -> None:

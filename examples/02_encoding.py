@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from narration import step
 
 import heedu
+from heedu.tools.narration import step
 
 
 def negacyclic_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:

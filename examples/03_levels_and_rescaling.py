@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from narration import state, step, tutorial_toolkit
 
 import heedu
 from heedu.debug import NoiseTracker
+from heedu.tools.narration import state, step, tutorial_toolkit
 
 
 def main() -> None:

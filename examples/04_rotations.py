@@ -16,9 +16,9 @@ import math
 import time
 
 import numpy as np
-from narration import step
 
 import heedu
+from heedu.tools.narration import step
 
 
 def show(values: np.ndarray) -> str:

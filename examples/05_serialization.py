@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from narration import step
 
 import heedu
 from heedu.serialization import dumps, loads
+from heedu.tools.narration import step
 
 
 def size(data: bytes) -> str:

@@ -18,13 +18,13 @@ Run it with `python examples/06_encrypted_classifier.py`.
 from __future__ import annotations
 
 import numpy as np
-from narration import step
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import heedu
 from heedu.inference import EncryptedLinearModel, InferenceClient, read_plan
+from heedu.tools.narration import step
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from narration import state, tutorial_toolkit
 
 import heedu
+from heedu.tools.narration import state, tutorial_toolkit
 
 
 def expect_error(what: str, action: Callable[[], object]) -> None:

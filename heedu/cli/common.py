@@ -10,13 +10,13 @@ import argparse
 import contextlib
 import math
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from ..errors import HeeduError
 from ..tools.arguments import parse_bits, positive_float, positive_int
+from ..tools.narration import step as narrated_step
 
 T = TypeVar("T")
 
@@ -34,20 +34,9 @@ def missing_extra(extra: str, error: ImportError, what: str) -> CLIError:
     return CLIError(f"{what} needs the '{extra}' extra ({error.name or error}): pip install 'heedu[{extra}]'")
 
 
-def size_text(n_bytes: int) -> str:
-    for unit, factor in (("MB", 1e6), ("kB", 1e3)):
-        if n_bytes >= factor:
-            return f"{n_bytes / factor:.2f} {unit}"
-    return f"{n_bytes} B"
-
-
 def step(title: str, action: Callable[[], T], size: Callable[[T], int] | None = None) -> T:
-    start = time.perf_counter()
-    result = action()
-    elapsed = 1000 * (time.perf_counter() - start)
-    extra = f"  {size_text(size(result)):>10}" if size is not None else ""
-    print(f"  {title:<48} {elapsed:9.1f} ms{extra}", flush=True)
-    return result
+    """:func:`heedu.tools.narration.step` at the width of the command's narration."""
+    return narrated_step(title, action, size, width=48)
 
 
 def read_bytes(path: str, what: str) -> bytes:

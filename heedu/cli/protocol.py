@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tools.narration import size_text
 from .common import (
     PUBLIC_KEYS_FILE,
     SECRET_KEY_FILE,
@@ -28,7 +29,6 @@ from .common import (
     load_server,
     parameters,
     read_bytes,
-    size_text,
     write_bytes,
 )
 

@@ -10,8 +10,9 @@ r"""Tools built on the library, not part of it: they read files, draw progress b
   ``encrypted-inference`` package on the same inputs (``python -m heedu.tools.crosscheck``);
 * :mod:`heedu.tools.attacks`: the weight-recovery attack that re-randomization stops (for the course
   and the tests);
-* :mod:`heedu.tools.progress`, :mod:`heedu.tools.arguments`: the progress bar and the argument types
-  they and the ``heedu`` command share.
+* :mod:`heedu.tools.progress`, :mod:`heedu.tools.arguments`, :mod:`heedu.tools.narration`: the
+  progress bar, the argument types and the timed steps that they, the examples and the ``heedu``
+  command share.
 
 The library below (``heedu.inference`` and the core) never imports them.
 """

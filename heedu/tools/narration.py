@@ -1,4 +1,12 @@
-"""Printing helpers shared by the numbered examples: each step's time, and a ciphertext's level and scale."""
+"""Narration: each step's time (and size), and a ciphertext's level and scale.
+
+Shared by the numbered examples (``examples/``), ``heedu demo`` and the notebooks; part of the
+package so that an installed heedu runs the examples from anywhere.
+
+>>> step("add", lambda: 1 + 1, width=8)  # doctest: +ELLIPSIS
+  add      ... ms
+2
+"""
 
 from __future__ import annotations
 
@@ -13,11 +21,20 @@ import heedu
 T = TypeVar("T")
 
 
-def step(title: str, action: Callable[[], T]) -> T:
-    """Run ``action``, print how long it took, and return its result."""
+def size_text(n_bytes: int) -> str:
+    """``1234567`` -> ``'1.23 MB'``: sizes as people read them."""
+    for unit, factor in (("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.2f} {unit}"
+    return f"{n_bytes} B"
+
+
+def step(title: str, action: Callable[[], T], size: Callable[[T], int] | None = None, width: int = 56) -> T:
+    """Run ``action``, print how long it took (and ``size(result)`` if given), and return its result."""
     start = time.perf_counter()
     result = action()
-    print(f"  {title:<56} {1000 * (time.perf_counter() - start):8.1f} ms")
+    extra = f"  {size_text(size(result)):>10}" if size is not None else ""
+    print(f"  {title:<{width}} {1000 * (time.perf_counter() - start):8.1f} ms{extra}", flush=True)
     return result
 
 
