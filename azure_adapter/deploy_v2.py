@@ -414,6 +414,17 @@ def get_ml_client(config_path: str | os.PathLike[str] | None = None, credential:
         ) from None
 
 
+def _wait(operation: Any) -> Any:
+    """Wait for one ``begin_*`` call of the SDK and return its result.
+
+    In Azure the ``begin_*`` methods return a poller (``LROPoller``) to wait on; with ``local=True``
+    (local Docker) they do the work at once and return the result itself: the endpoint or
+    deployment from ``begin_create_or_update``, ``None`` from ``begin_delete``.
+    """
+    result = getattr(operation, "result", None)
+    return result() if callable(result) else operation
+
+
 def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int = 100, local: bool = False) -> Any:
     """Create (or update) the endpoint, then the deployment, then route ``traffic_percent`` to it; wait for each.
 
@@ -428,13 +439,13 @@ def deploy(ml_client: Any, spec: OnlineDeploymentSpec, *, traffic_percent: int =
     endpoint, deployment = spec.endpoint, spec.deployment
     step = "creating the endpoint"
     try:
-        ml_client.online_endpoints.begin_create_or_update(endpoint, local=local).result()
+        _wait(ml_client.online_endpoints.begin_create_or_update(endpoint, local=local))
         step = f"creating deployment {deployment.name!r}"
-        ml_client.online_deployments.begin_create_or_update(deployment, local=local).result()
+        _wait(ml_client.online_deployments.begin_create_or_update(deployment, local=local))
         if not local:  # a local endpoint has one deployment and no traffic rules
             step = "routing traffic"
             endpoint.traffic = {deployment.name: traffic_percent}
-            ml_client.online_endpoints.begin_create_or_update(endpoint).result()
+            _wait(ml_client.online_endpoints.begin_create_or_update(endpoint))
         return ml_client.online_endpoints.get(name=endpoint.name, local=local)
     except Exception as exc:  # Azure's errors come in many types; report which step failed and the logs
         logs = ""
@@ -488,7 +499,7 @@ def delete(ml_client: Any, endpoint_name: str, *, local: bool = False) -> None:
     """Delete the endpoint and all its deployments, and wait: the VMs are billed until this finishes."""
     endpoint_name = _endpoint_name("endpoint", endpoint_name)
     try:
-        ml_client.online_endpoints.begin_delete(name=endpoint_name, local=local).result()
+        _wait(ml_client.online_endpoints.begin_delete(name=endpoint_name, local=local))
     except Exception as exc:
         raise common.wrap_error(
             DeploymentError, f"deleting endpoint {endpoint_name!r} failed: {common.first_line(exc)}", exc

@@ -1,7 +1,9 @@
-"""Azure ML deployment configuration, built and checked offline (SDK v1 always, SDK v2 when installed).
+"""Azure ML SDK v1 deployment (``azureml-core``, the tutorial's exact flow), built and checked offline.
 
 Nothing here reaches Azure: the builders work without a workspace, and the cloud steps
-(register, deploy, wait, delete, invoke) run against stand-ins that record how they were called.
+(register, deploy, wait, delete) run against stand-ins that record how they were called. The SDK v2
+deployment (``azure-ai-ml``, managed online endpoints) is tested in tests/test_deploy_v2.py, which
+needs no azureml-core and runs again in an environment of its own (.venv-v2) that has azure-ai-ml.
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
-import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -29,33 +28,13 @@ from azureml.core.webservice.aks import AksServiceDeploymentConfiguration
 from azureml.exceptions import AuthenticationException, WebserviceException
 
 from azure_adapter import deploy as d
-from azure_adapter import deploy_v2 as d2
 from heedu import HeeduError, __version__
-
-try:
-    with warnings.catch_warnings():  # its marshmallow schemas warn about marshmallow 4 while being defined
-        warnings.simplefilter("ignore")
-        import azure.ai.ml  # noqa: F401
-
-    HAVE_V2 = True
-except ImportError:
-    HAVE_V2 = False
-
-needs_v2 = pytest.mark.skipif(
-    not HAVE_V2,
-    reason="azure-ai-ml is not installed (heedu's 'azure-v2' extra, kept out of the main environment because "
-    "its OpenTelemetry requirements clash with azureml-inference-server-http); the v2 builders are untested here",
-)
 
 ADAPTER_DIR = Path(d.__file__).resolve().parent
 
-# The SDKs' dependencies announce their own API changes (azureml-core's vendored ruamel.yaml on every
-# serialization, azure-ai-ml's marshmallow schemas on import); none of it concerns heedu's code.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:azureml"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:azure.ai.ml"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:marshmallow"),
-]
+# azureml-core's vendored ruamel.yaml announces its own API changes on every serialization; none of it
+# concerns heedu's code.
+pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:azureml")]
 
 
 @pytest.fixture
@@ -463,172 +442,3 @@ def test_missing_sdk_v1_is_reported_with_the_install_command(monkeypatch: pytest
     with pytest.raises(d.AzureSDKNotInstalledError, match=r"pip install 'heedu\[azure\]'") as info:
         d.make_aci_config()
     assert isinstance(info.value, ImportError)
-
-
-# ------------------------------------------------------------------------------------------- SDK v2
-
-
-def test_conda_yaml_matches_conda_dict() -> None:
-    yaml = pytest.importorskip("yaml")
-    for backend in d.BACKENDS:
-        text = d2.conda_yaml(backend=backend)
-        assert yaml.safe_load(text) == d2.conda_dict(backend=backend)
-    spec = d2.conda_dict(backend="seal", python_version="3.12")
-    assert spec["channels"] == ["conda-forge"]
-    assert spec["dependencies"][:2] == ["python=3.12", "pip"]
-    assert "encrypted-inference==0.9" in spec["dependencies"][2]["pip"]
-    assert spec["dependencies"][2]["pip"][0] == f"heedu=={__version__}"
-    url = "heedu @ https://example.invalid/a#b/heedu-0.1.0-py3-none-any.whl"
-    assert yaml.safe_load(d2.conda_yaml(url))["dependencies"][2]["pip"][0] == url
-    with pytest.raises(d.DeploymentArgumentError, match="does not name heedu"):
-        d2.conda_yaml("tenseal")
-
-
-def test_missing_sdk_v2_is_reported_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "azure.ai.ml", None)
-    with pytest.raises(d.AzureSDKNotInstalledError, match=r"pip install 'heedu\[azure-v2\]'"):
-        d2.make_endpoint("heedu-mnist")
-
-
-def test_get_ml_client_without_config_explains_how_to_create_one(tmp_path: Path) -> None:
-    if not _no_config_above(tmp_path):
-        pytest.skip("a parent of the temporary directory holds an Azure ML config.json")
-    with pytest.raises(d.AzureConfigurationError, match="No Azure ML workspace configuration found"):
-        d2.get_ml_client(tmp_path)
-
-
-class FakePoller:
-    def __init__(self, value=None, error: Exception | None = None) -> None:
-        self.value, self.error = value, error
-
-    def result(self):
-        if self.error:
-            raise self.error
-        return self.value
-
-
-class FakeOperations:
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.calls: list[tuple] = []
-        self.fail_on = fail_on
-
-    def begin_create_or_update(self, entity, local=False):
-        self.calls.append(("create", entity.name, dict(getattr(entity, "traffic", None) or {}), local))
-        return FakePoller(entity, RuntimeError("quota exceeded") if self.fail_on == entity.name else None)
-
-    def get(self, name, local=False):
-        self.calls.append(("get", name, local))
-        return SimpleNamespace(name=name, scoring_uri=f"https://{name}.westeurope.inference.ml.azure.com/score")
-
-    def get_logs(self, name, endpoint_name, lines, local=False):
-        return "Traceback: score.py init failed"
-
-    def invoke(self, endpoint_name, request_file, deployment_name=None, local=False):
-        self.calls.append(("invoke", endpoint_name, Path(request_file).read_bytes(), deployment_name))
-        self.request_file = request_file
-        return '{"ok": true}'
-
-    def begin_delete(self, name, local=False):
-        self.calls.append(("delete", name, local))
-        return FakePoller()
-
-
-def _fake_spec() -> d2.OnlineDeploymentSpec:
-    return d2.OnlineDeploymentSpec(SimpleNamespace(name="heedu-mnist", traffic={}), SimpleNamespace(name="heedu"))
-
-
-def test_v2_cloud_steps_against_a_stand_in_client() -> None:
-    client = SimpleNamespace(online_endpoints=FakeOperations(), online_deployments=FakeOperations())
-    endpoint = d2.deploy(client, _fake_spec())
-    assert endpoint.scoring_uri.endswith("/score")
-    assert client.online_endpoints.calls == [
-        ("create", "heedu-mnist", {}, False),
-        ("create", "heedu-mnist", {"heedu": 100}, False),
-        ("get", "heedu-mnist", False),
-    ]
-    assert client.online_deployments.calls == [("create", "heedu", {}, False)]
-    assert d2.invoke(client, "heedu-mnist", {"data": [1]}) == '{"ok": true}'
-    assert client.online_endpoints.calls[-1] == ("invoke", "heedu-mnist", b'{"data": [1]}', None)
-    assert not os.path.exists(client.online_endpoints.request_file)  # the temporary request file is gone
-    d2.delete(client, "heedu-mnist")
-    assert client.online_endpoints.calls[-1] == ("delete", "heedu-mnist", False)
-
-
-def test_v2_deploy_failure_names_the_step_and_shows_the_log() -> None:
-    client = SimpleNamespace(online_endpoints=FakeOperations(), online_deployments=FakeOperations(fail_on="heedu"))
-    with pytest.raises(d.DeploymentError, match="while creating deployment 'heedu': quota exceeded") as info:
-        d2.deploy(client, _fake_spec())
-    assert "score.py init failed" in str(info.value)
-    with pytest.raises(d.DeploymentArgumentError, match="traffic_percent"):
-        d2.deploy(client, _fake_spec(), traffic_percent=101)
-    with pytest.raises(d.DeploymentArgumentError, match="OnlineDeploymentSpec"):
-        d2.deploy(client, object())
-    with pytest.raises(d.DeploymentArgumentError, match="JSON as str, bytes or a dict"):
-        d2.invoke(client, "heedu-mnist", 42)
-
-
-@needs_v2
-def test_v2_build_makes_a_consistent_endpoint_and_deployment(source_dir: Path, tmp_path: Path) -> None:
-    from azure.ai.ml import load_online_deployment
-    from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
-
-    model_file = tmp_path / "sklearn_mnist_model.pkl"
-    model_file.write_bytes(b"pickle")
-    spec = d2.build("heedu-mnist", model_path=model_file, code=source_dir, backend="seal", instance_count=3)
-    endpoint, deployment = spec.endpoint, spec.deployment
-    assert isinstance(endpoint, ManagedOnlineEndpoint) and isinstance(deployment, ManagedOnlineDeployment)
-    assert (endpoint.name, endpoint.auth_mode) == ("heedu-mnist", "key")
-    assert (deployment.name, deployment.endpoint_name) == ("heedu", "heedu-mnist")
-    assert (deployment.instance_type, deployment.instance_count) == ("Standard_DS3_v2", 3)
-    assert deployment.environment_variables == {"HEEDU_BACKEND": "seal"}
-    assert deployment.code_configuration.scoring_script == "score.py"
-    assert Path(deployment.code_configuration.code) == source_dir
-    assert deployment.model.type == "custom_model" and deployment.model.name == "sklearn-mnist"
-    assert deployment.environment.image == d2.DEFAULT_IMAGE
-    assert deployment.environment.conda_file == d2.conda_dict(backend="seal")
-    assert deployment.request_settings.max_concurrent_requests_per_instance == 1
-    # The SDK's own schema accepts what was built: dump to YAML and load it back.
-    deployment.dump(tmp_path / "deployment.yaml")
-    loaded = load_online_deployment(tmp_path / "deployment.yaml")
-    assert loaded.environment_variables == {"HEEDU_BACKEND": "seal"} and loaded.instance_count == 3
-
-
-@needs_v2
-def test_v2_builders_reject_bad_arguments(source_dir: Path, tmp_path: Path) -> None:
-    code = d2.make_code_configuration(source_dir)
-    heedu_env = d2.make_environment()
-    cases = [
-        (lambda: d2.make_endpoint("1-heedu"), "endpoint name"),
-        (lambda: d2.make_endpoint("heedu-mnist", auth_mode="none"), "auth_mode"),
-        (lambda: d2.make_environment(image="bad image"), "container image"),
-        (lambda: d2.make_environment(name="azureml-heedu"), "reserved"),
-        (lambda: d2.make_model(tmp_path / "missing.pkl"), "does not exist"),
-        (lambda: d2.make_code_configuration(tmp_path / "missing"), "directory holding"),
-        (lambda: d2.make_code_configuration(source_dir, "main.py"), "not found"),
-        (lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, code, backend="seal"), "needs encrypted"),
-        (lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, code, instance_count=0), ">= 1"),
-        (lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, code, instance_type="DS3"), "VM size"),
-        (lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, code, name="x"), "deployment name"),
-        (lambda: d2.make_deployment("heedu-mnist", 3, heedu_env, code), "model must be"),
-        (lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, "score.py"), "code_configuration"),
-        (
-            lambda: d2.make_deployment("heedu-mnist", "azureml:m:1", heedu_env, code, request_timeout_ms=300_000),
-            "between 1 and 180000",
-        ),
-    ]
-    for build, expected in cases:
-        with pytest.raises(d.DeploymentArgumentError, match=expected):
-            build()
-
-
-def test_the_v2_deployment_does_not_lean_on_the_deprecated_v1_module() -> None:
-    """SDK v1 is past its end of support: v2 shares only azure_adapter.deploy_common with it."""
-    import ast
-    from pathlib import Path
-
-    source = (Path(d2.__file__)).read_text(encoding="utf-8")
-    imported = {
-        node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert "azure_adapter.deploy" not in imported and "deploy" not in imported
-    assert "azure_adapter.deploy_common" in imported
