@@ -1,4 +1,4 @@
-"""The course (docs/course/) runs, its figures can be drawn, and the site builds.
+"""The course (docs/course/) runs and its figures can be drawn.
 
 * Every block fenced as ```python in a chapter is executed, in the order of the file and in one
   namespace per chapter, as tests/test_docs_figures.py does for the other chapters. Tracebacks
@@ -6,16 +6,13 @@
 * ``docs/figures/course_figures.py`` draws the course's PNGs into a temporary directory (skipped
   without matplotlib). Every figure it draws, and every figure of chapter 7 that
   ``docs/figures/make_figures.py`` draws (tested in tests/test_docs_figures.py), is shown by a chapter.
-* The MkDocs site builds with ``--strict`` from a temporary copy of ``docs/`` into which all
-  figures are generated; nothing is written into the repository (skipped without mkdocs).
+* The strict MkDocs build of the whole site, every chapter a page, is tests/test_docs_site.py's.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import runpy
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,12 +26,6 @@ CHAPTERS = sorted(path.name for path in COURSE.glob("[0-9][0-9]-*.md"))
 COURSE_FIGURES = DOCS / "figures" / "course_figures.py"
 MAKE_FIGURES = DOCS / "figures" / "make_figures.py"
 IMAGE_LINK = re.compile(r"\]\(\.\./figures/out/([^)\s]+)\)")  # the end of ![alt](path): alt texts may hold brackets
-
-
-needs_mkdocs = pytest.mark.skipif(
-    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None,
-    reason="mkdocs and mkdocstrings are not installed: .venv/bin/pip install mkdocs 'mkdocstrings[python]'",
-)
 
 
 def test_chapters_exist() -> None:
@@ -111,15 +102,3 @@ def test_course_figures_are_deterministic(tmp_path: Path) -> None:
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-@needs_matplotlib
-@needs_mkdocs
-def test_site_builds_strict(tmp_path: Path) -> None:
-    """``mkdocs build --strict`` on a temporary copy of the docs with every figure generated."""
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    docs = tmp_path / "docs"
-    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("out", "__pycache__"))
-    for script in (COURSE_FIGURES, MAKE_FIGURES):
-        run_python([str(script), str(docs / "figures" / "out")], cwd=ROOT)
-    run_python(["-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=tmp_path, tail=4000)
-    for name in CHAPTERS:
-        assert (tmp_path / "site" / "course" / Path(name).stem / "index.html").is_file(), name
