@@ -14,7 +14,7 @@ KATEX_STAMP := $(NODE_PREFIX)/node_modules/katex/package.json
 SHARED_DATA := $(abspath ../shared/data)
 export HEEDU_DATA ?= $(if $(wildcard $(SHARED_DATA)/t10k-images-idx3-ubyte.gz),$(SHARED_DATA),)
 
-.PHONY: demo test docs bench clean chromium
+.PHONY: demo test docs lite bench clean chromium
 
 # `make demo` installs only what the demo needs (NumPy, scikit-learn, matplotlib); `make test` everything it runs.
 $(DEMO_STAMP): pyproject.toml
@@ -26,7 +26,7 @@ $(DEMO_STAMP): pyproject.toml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,bench,seal,azure,docs,notebooks]"
+	$(BIN)/pip install --quiet -e ".[dev,bench,seal,azure,docs,notebooks,lite]"
 	touch $(STAMP)
 
 # Azure ML SDK v2 (azure-ai-ml) in an environment of its own: its OpenTelemetry pins clash with the
@@ -56,7 +56,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/heedu demo
 
 test: $(STAMP) $(STAMP_V2) $(AZURITE_STAMP) $(KATEX_STAMP) chromium
-	$(BIN)/ruff check heedu tests benchmarks examples azure_adapter notebooks
+	$(BIN)/ruff check heedu tests benchmarks examples azure_adapter notebooks lite docs/hooks
 	$(BIN)/python -m pytest -q
 	HEEDU_REQUIRE_AZURE_V2=1 $(VENV_V2)/bin/python -m pytest -q -p no:cacheprovider tests/test_deploy_v2.py
 
@@ -66,6 +66,13 @@ docs: $(STAMP) $(KATEX_STAMP) $(AZURITE_STAMP)
 	$(BIN)/python docs/figures/course_figures.py docs/figures/out
 	$(BIN)/python notebooks/render.py --out docs/notebooks notebooks/tutorial.ipynb notebooks/learners.ipynb
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python lite/build.py --out site/lite $(LITE_FLAGS)
+
+# The course in the browser: a static JupyterLite site in build/lite/ (offline: Pyodide's packages from
+# ../shared/pyodide/0.27.7 or $$HEEDU_PYODIDE_DIR, checked against the lock file; LITE_FLAGS=--online for the CDN).
+# Serve it with: python -m http.server -d build/lite -b 127.0.0.1 8000
+lite: $(STAMP)
+	$(BIN)/python lite/build.py --out build/lite $(LITE_FLAGS)
 
 # The benchmark subjects, one after the other; each prints its report and writes it to build/bench/ as
 # Markdown and JSON. BENCH_FLAGS=--quick for a smoke run in seconds.

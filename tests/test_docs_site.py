@@ -197,6 +197,8 @@ def test_internal_links_and_anchors_resolve(site: Path) -> None:
         for url in _parse(page).links + _parse(page).loads:
             if _is_external(url) or url.startswith(("mailto:", "data:")):
                 continue
+            if "/lite/notebooks/" in url:  # the in-browser course: built by make lite, checked in test_lite.py
+                continue
             file, fragment = _target(site, page, url)
             where = page.relative_to(site).as_posix()
             if not file.is_file():
@@ -513,3 +515,11 @@ def test_in_a_browser(served: str) -> None:
             browser.close()
     assert not outside, f"requests left 127.0.0.1: {outside[:10]}"
     assert not problems, problems[:10]
+
+
+@needs_docs_tools
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_links_to_its_notebook_in_the_browser(site: Path, name: str) -> None:
+    page = _built_path(site, f"course/{name}").read_text(encoding="utf-8")
+    stem = Path(name).stem
+    assert f'href="../../lite/notebooks/index.html?path=course/{stem}.ipynb"' in page
