@@ -113,6 +113,7 @@ def test_cli_single_input_without_the_package(capsys):
 
 def test_cli_random_model_when_the_data_is_absent(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mnist, "find_data_dir", lambda: None)
+    monkeypatch.delenv("HEEDU_DATA", raising=False)  # and nothing in the (test-private) cache
     assert cc.main(["--n", "1", "--no-package"]) == 0
     out = capsys.readouterr().out
     assert "random 10 x 784 model" in out and "random MNIST-like" in out
