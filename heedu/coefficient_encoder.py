@@ -67,6 +67,24 @@ def check_encoding_scale(scale: object) -> float:
     return float(scale)
 
 
+def resolve_encoding(context: CKKSContext, scale: object, level: object) -> tuple[float, int]:
+    """``(scale, level)`` of an encoding: the context's defaults (its scale, the top level) where ``None``.
+
+    Raises
+    ------
+    LevelError
+        ``level`` is not a data level of ``context``.
+    ScaleOutOfBoundsError
+        ``scale`` is not a positive finite number, or one that decoding would refuse at that level.
+    """
+    level = context.max_level if level is None else level
+    if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= context.max_level:
+        raise LevelError(f"level must be an integer in [0, {context.max_level}], got {level!r}")
+    scale = check_encoding_scale(context.scale if scale is None else scale)
+    context.check_scale(int(level), scale, "an encoding")  # what decoding and every other operation accept
+    return scale, int(level)
+
+
 def scale_and_round(values: object, scale: float, modulus: int, level: int, what: str = "values") -> np.ndarray:
     r""":math:`\lfloor \Delta v \rceil` (half to even) as integer-valued doubles, refused if :math:`\ge Q/2`.
 
@@ -157,15 +175,6 @@ class CoefficientEncoder:
     def __repr__(self) -> str:
         return f"CoefficientEncoder(N={self.n})"
 
-    def _resolve(self, scale: object, level: object) -> tuple[float, int]:
-        ctx = self.context
-        level = ctx.max_level if level is None else level
-        if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
-            raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
-        scale = check_encoding_scale(ctx.scale if scale is None else scale)
-        ctx.check_scale(int(level), scale, "an encoding")  # what decoding and every other operation accept
-        return scale, int(level)
-
     def residues(self, values: object, scale: float | None = None, level: int | None = None) -> np.ndarray:
         r"""Coefficient-form residues ``(..., k, N)`` of :math:`\lfloor \Delta v \rceil`, values ``(..., m)``, m <= N.
 
@@ -182,7 +191,7 @@ class CoefficientEncoder:
         >>> coder.residues([[1.0], [-1.0]], scale=4.0, level=0)[:, 0, :2].tolist()  # doctest: +ELLIPSIS
         [[4, 0], [1099511..., 0]]
         """
-        scale, level = self._resolve(scale, level)
+        scale, level = resolve_encoding(self.context, scale, level)
         ring = self.context.ring(level)
         scaled = scale_and_round(values, scale, ring.basis.product, level)
         if scaled.ndim == 0 or scaled.shape[-1] > self.n:
@@ -211,7 +220,7 @@ class CoefficientEncoder:
         """
         if np.ndim(values) != 1:
             raise EncodingError(f"expected a 1-D sequence of at most {self.n} reals, got shape {np.shape(values)}")
-        scale, level = self._resolve(scale, level)
+        scale, level = resolve_encoding(self.context, scale, level)
         residues = self.residues(values, scale, level)
         return Plaintext(self.context.ring(level).ntt.forward(residues), level, scale)
 

@@ -47,8 +47,8 @@ import math
 
 import numpy as np
 
-from .coefficient_encoder import check_encoding_scale, integers_to_rns, scale_and_round
-from .errors import EncodingError, LevelError, ShapeError
+from .coefficient_encoder import integers_to_rns, resolve_encoding, scale_and_round
+from .errors import EncodingError, ShapeError
 from .params import CKKSContext
 from .plaintext import Plaintext, check_plaintext
 
@@ -178,15 +178,6 @@ class CKKSEncoder:
             raise EncodingError("values must be finite (found NaN or infinity)")
         return array
 
-    def _resolve(self, scale: float | None, level: int | None) -> tuple[float, int]:
-        ctx = self.context
-        level = ctx.max_level if level is None else level
-        if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= ctx.max_level:
-            raise LevelError(f"level must be an integer in [0, {ctx.max_level}], got {level!r}")
-        scale = check_encoding_scale(ctx.scale if scale is None else scale)
-        ctx.check_scale(int(level), scale, "an encoding")  # what decoding and every other operation accept
-        return scale, int(level)
-
     def encode(self, values: object, scale: float | None = None, level: int | None = None) -> Plaintext:
         r"""Encode up to :math:`N/2` real or complex values (or one number, in slot 0).
 
@@ -207,7 +198,7 @@ class CKKSEncoder:
         >>> (pt.level, np.round(encoder.decode(pt)[:2], 6).tolist())
         (1, [1.5, -2.0])
         """
-        scale, level = self._resolve(scale, level)
+        scale, level = resolve_encoding(self.context, scale, level)
         slots = self._validate_values(values)
         return self.encode_coefficients(self.inverse_embed(slots), scale, level)
 
@@ -229,7 +220,7 @@ class CKKSEncoder:
         real_types = (int, float, np.integer, np.floating)
         if isinstance(value, bool) or not isinstance(value, real_types) or not math.isfinite(float(value)):
             raise EncodingError(f"encode_constant takes a finite real number, got {value!r}; use encode() for complex")
-        scale, level = self._resolve(scale, level)
+        scale, level = resolve_encoding(self.context, scale, level)
         coefficients = np.zeros(self.n)
         coefficients[0] = float(value)
         return self.encode_coefficients(coefficients, scale, level)
@@ -252,7 +243,7 @@ class CKKSEncoder:
         >>> encoder.context.ring(0).basis.to_centered_float(encoder.context.ring(0).ntt.inverse(pt.data))[:3].tolist()
         [0.0, 262144.0, 524288.0]
         """
-        scale, level = self._resolve(scale, level)
+        scale, level = resolve_encoding(self.context, scale, level)
         if np.shape(coefficients) != (self.n,):
             raise EncodingError(f"expected {self.n} coefficients, got shape {np.shape(coefficients)}")
         ring = self.context.ring(level)

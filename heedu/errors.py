@@ -22,7 +22,7 @@ error                      meaning                                              
                                                                                        ``tools.attacks``
 ``SecurityError``          below the HE standard's 128-bit table without the local     ``params``
                            caller's ``allow_insecure=True``
-``LevelError``             a level that does not exist or is not reachable (rescale    ``params``, ``encoder``,
+``LevelError``             a level that does not exist or is not reachable (rescale    ``params``,
                                                                                        ``coefficient_encoder``,
                            at level 0, trimming a key above its level)                 ``keys``, ``keyswitch``,
                                                                                        ``evaluator``

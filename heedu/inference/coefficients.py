@@ -62,7 +62,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -83,11 +82,13 @@ from .coefficient_layout import DEFAULT_WEIGHT_MEMORY, OBJECTIVES, CoefficientLa
 from .envelope import (
     FLAG_SINGLE_INPUT,
     HEADER,
+    KEYS_HEADER,
     MAX_INPUTS,
     Envelope,
     ProtocolError,
+    check_key_header,
     derived_public_key,
-    describe_magic,
+    key_bundle_header,
     key_id_of,
     read_envelope,
 )
@@ -96,7 +97,6 @@ from .model import LinearModel
 PROTOCOL = "coefficients"
 PROTOCOL_VERSION = 3
 QUERY_MAGIC, ANSWER_MAGIC, KEYS_MAGIC = b"HECQ", b"HECA", b"HECK"
-_KEYS_HEADER = struct.Struct("<4sBBH16s")  # magic, version, flags, reserved, plan fingerprint
 SEED_BYTES = 32
 DEFAULT_FLOODING_BITS = 40
 #: Every fresh noise coefficient is at most this (the sampler clips the Gaussian at 6 sigma).
@@ -262,7 +262,7 @@ class InferencePlan:
     @property
     def key_bytes(self) -> int:
         """Bytes of the key bundle the server receives (the only key it ever gets)."""
-        return _KEYS_HEADER.size + self.public_key_bytes
+        return KEYS_HEADER.size + self.public_key_bytes
 
     @property
     def query_ciphertext_bytes(self) -> int:
@@ -578,17 +578,10 @@ class EncryptedLinearModel:
         cached = self._keys.get(digest)
         if cached is not None:
             return cached
-        if len(keys) < _KEYS_HEADER.size:
-            raise ProtocolError(f"a key bundle is at least {_KEYS_HEADER.size} bytes; got {len(keys)}")
-        magic, version, flags, _, fingerprint = _KEYS_HEADER.unpack_from(keys)
-        if magic != KEYS_MAGIC or version != PROTOCOL_VERSION or flags:
-            raise ProtocolError(f"expected {describe_magic(KEYS_MAGIC)} (version {PROTOCOL_VERSION}), got "
-                                f"{describe_magic(magic)}")
-        if fingerprint != self.plan.fingerprint:
-            raise ProtocolError("the key bundle was made for another model or parameter set (plan fingerprint differs)")
+        check_key_header(keys, KEYS_MAGIC, PROTOCOL_VERSION, self.plan.fingerprint)
         if len(keys) != self.plan.key_bytes:
             raise ProtocolError(f"a key bundle of this plan is {self.plan.key_bytes} bytes, got {len(keys)}")
-        body = keys[_KEYS_HEADER.size :]
+        body = keys[KEYS_HEADER.size :]
         b = _unpack_residues(body[:-SEED_BYTES], self.context, "public key")
         seed = body[-SEED_BYTES:]
         a = expand_seed(seed, self.context.data_primes, self.context.poly_modulus_degree)
@@ -790,7 +783,7 @@ class InferenceClient:
 
     def public_keys(self) -> bytes:
         """The key bundle for the server: the seeded public key, packed (about 56 kB at N = 4096). Send it once."""
-        header = _KEYS_HEADER.pack(KEYS_MAGIC, PROTOCOL_VERSION, 0, 0, self.plan.fingerprint)
+        header = key_bundle_header(KEYS_MAGIC, PROTOCOL_VERSION, self.plan.fingerprint)
         return header + self._public_key
 
     @property

@@ -31,6 +31,8 @@ from ..sampling import SeededRandomSource
 
 # magic, version, flags, reserved, plan fingerprint, key id, inputs, ciphertext groups, ciphertexts per group
 HEADER = struct.Struct("<4sBBH16s16sIII")
+#: A key bundle's header: magic, version, flags, reserved, plan fingerprint.
+KEYS_HEADER = struct.Struct("<4sBBH16s")
 #: What each magic means, for messages that name what they got instead of what they expected.
 KINDS = {
     b"HEIQ": "a query of the slot protocol",
@@ -115,3 +117,25 @@ def read_envelope(data: object, magic: bytes, version: int, fingerprint: bytes, 
     if not 0 < inputs <= MAX_INPUTS:
         raise ProtocolError(f"the {what} declares {inputs} inputs; between 1 and {MAX_INPUTS} are allowed")
     return Envelope(got, got_version, flags, got_fingerprint, key_id, inputs, groups, per_group)
+
+
+def key_bundle_header(magic: bytes, version: int, fingerprint: bytes) -> bytes:
+    """The header a client's key bundle starts with."""
+    return KEYS_HEADER.pack(magic, version, 0, 0, fingerprint)
+
+
+def check_key_header(keys: bytes, magic: bytes, version: int, fingerprint: bytes) -> None:
+    """Refuse a key bundle whose header is not ``magic`` and ``version`` for the plan ``fingerprint``.
+
+    Raises
+    ------
+    ProtocolError
+        Shorter than the header, another kind of message or version, flags set, or another plan.
+    """
+    if len(keys) < KEYS_HEADER.size:
+        raise ProtocolError(f"a key bundle is at least {KEYS_HEADER.size} bytes; got {len(keys)}")
+    got, got_version, flags, _, got_fingerprint = KEYS_HEADER.unpack_from(keys)
+    if got != magic or got_version != version or flags:
+        raise ProtocolError(f"expected {describe_magic(magic)} (version {version}), got {describe_magic(got)}")
+    if got_fingerprint != fingerprint:
+        raise ProtocolError("the key bundle was made for another model or parameter set (plan fingerprint differs)")

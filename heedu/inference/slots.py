@@ -75,10 +75,12 @@ from .cache import ByteBoundedCache
 from .envelope import (
     FLAG_SINGLE_INPUT,
     HEADER,
+    KEYS_HEADER,
     Envelope,
     ProtocolError,
+    check_key_header,
     derived_public_key,
-    describe_magic,
+    key_bundle_header,
     key_id_of,
     read_envelope,
 )
@@ -88,7 +90,6 @@ from .packing import PackingPlan
 PROTOCOL = "slots"
 QUERY_MAGIC, ANSWER_MAGIC, KEYS_MAGIC = b"HEIQ", b"HEIA", b"HEIK"
 PROTOCOL_VERSION = 2
-_KEYS_HEADER = struct.Struct("<4sBBH16s")  # magic, version, flags, reserved, plan fingerprint
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 MAX_PLAN_CHARS = 64 * 1024
 #: Parsed key bundles kept for returning clients (about 6 MB each at the tutorial's parameters).
@@ -385,16 +386,8 @@ class SlotLinearModel:
         cached = self._key_cache.get(digest)
         if cached is not None:
             return cached
-        if len(keys) < _KEYS_HEADER.size:
-            raise ProtocolError(f"a key bundle is at least {_KEYS_HEADER.size} bytes; got {len(keys)}")
-        magic, version, flags, _, fingerprint = _KEYS_HEADER.unpack_from(keys)
-        if magic != KEYS_MAGIC or version != PROTOCOL_VERSION or flags:
-            raise ProtocolError(
-                f"expected {describe_magic(KEYS_MAGIC)} (version {PROTOCOL_VERSION}), got {describe_magic(magic)}"
-            )
-        if fingerprint != self.plan.fingerprint:
-            raise ProtocolError("the key bundle was made for another model or parameter set (plan fingerprint differs)")
-        public_blob, offset = _length_prefixed(keys, _KEYS_HEADER.size, "key bundle")
+        check_key_header(keys, KEYS_MAGIC, PROTOCOL_VERSION, self.plan.fingerprint)
+        public_blob, offset = _length_prefixed(keys, KEYS_HEADER.size, "key bundle")
         galois_blob, offset = _length_prefixed(keys, offset, "key bundle")
         if offset != len(keys):
             raise ProtocolError(f"{len(keys) - offset} unexpected bytes after the key bundle")
@@ -521,7 +514,7 @@ class SlotClient:
             packing = self.plan.packing
             levels = packing.steps_by_level(self.context.max_level)
             galois = self._keygen.galois_keys(steps=list(levels)).trimmed(levels)
-            header = _KEYS_HEADER.pack(KEYS_MAGIC, PROTOCOL_VERSION, 0, 0, self.plan.fingerprint)
+            header = key_bundle_header(KEYS_MAGIC, PROTOCOL_VERSION, self.plan.fingerprint)
             blobs = [self._public_key, dumps(galois, self.context)]
             self._keys = header + b"".join(struct.pack("<Q", len(blob)) + blob for blob in blobs)
         return self._keys
